@@ -1,0 +1,70 @@
+/*
+ * Configuration: defaults, then the environment for fields the caller left
+ * zero, then validation.  A bad value is -EINVAL, never a silent clamp.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+
+#define STACK_DEFAULT (64u * 1024)
+#define STACK_MIN (16u * 1024)
+#define WORKERS_MAX 1024u
+
+/* Parse env NAME as an unsigned number; 0 when unset, -EINVAL if bad. */
+static int env_u64(const char *name, uint64_t *out)
+{
+	const char *s = getenv(name);
+	char *end;
+
+	*out = 0;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	if (errno || *end || s[0] == '-')
+		return -EINVAL;
+	return 0;
+}
+
+int weft__config_resolve(const weft_config *cfg, weft_config *out)
+{
+	uint64_t v;
+	long ncpu;
+
+	if (cfg)
+		*out = *cfg;
+	else
+		memset(out, 0, sizeof(*out));
+	if (!out->workers) {
+		if (env_u64("WEFT_WORKERS", &v) < 0 || v > WORKERS_MAX)
+			return -EINVAL;
+		out->workers = (unsigned)v;
+	}
+	if (!out->workers) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		out->workers = ncpu > 0 ? (unsigned)ncpu : 1;
+	}
+	if (out->workers > WORKERS_MAX)
+		return -EINVAL;
+	if (!out->debug) {
+		if (env_u64("WEFT_DEBUG", &v) < 0)
+			return -EINVAL;
+		out->debug = v != 0;
+	}
+	if (!out->sched_seed && env_u64("WEFT_SCHED_SEED", &out->sched_seed) < 0)
+		return -EINVAL;
+	if (!out->stack_size)
+		out->stack_size = STACK_DEFAULT;
+	if (out->stack_size < STACK_MIN || out->stack_size > (1ull << 30))
+		return -EINVAL;
+	if (!out->blocking_max_threads)
+		out->blocking_max_threads = 512;
+	if (!out->blocking_keepalive_ns)
+		out->blocking_keepalive_ns = 10ull * 1000 * 1000 * 1000;
+	if (!out->blocking_queue_max)
+		out->blocking_queue_max = 65536;
+	return 0;
+}

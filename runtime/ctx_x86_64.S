@@ -1,0 +1,60 @@
+/*
+ * Context switch for x86-64 System V.
+ *
+ * Saved on the outgoing stack: rbp, rbx, r12-r15 (callee-saved), then the
+ * MXCSR control bits and the x87 control word (the ABI makes both
+ * callee-saved), then the stack pointer goes to from->sp.  The return
+ * address is already on the stack from the call.
+ *
+ * A new context (see ctx.c) is laid out as if it had been switched out just
+ * before entering weft__ctx_trampoline, with the entry function in r12 and
+ * its argument in r13.
+ */
+	.text
+	.globl	weft__ctx_switch
+	.hidden	weft__ctx_switch
+	.type	weft__ctx_switch, @function
+	.p2align 4
+weft__ctx_switch:
+	.cfi_startproc
+	pushq	%rbp
+	pushq	%rbx
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	subq	$8, %rsp
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movq	%rsp, (%rdi)
+	movq	(%rsi), %rsp
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+	ret
+	.cfi_endproc
+	.size	weft__ctx_switch, .-weft__ctx_switch
+
+	.globl	weft__ctx_trampoline
+	.hidden	weft__ctx_trampoline
+	.type	weft__ctx_trampoline, @function
+	.p2align 4
+weft__ctx_trampoline:
+	.cfi_startproc
+	.cfi_undefined rip
+	/* rsp is 16-byte aligned here (ctx.c), so entry sees the ABI's
+	 * rsp % 16 == 8 after the call pushes its return address. */
+	xorl	%ebp, %ebp
+	movq	%r13, %rdi
+	callq	*%r12
+	ud2
+	.cfi_endproc
+	.size	weft__ctx_trampoline, .-weft__ctx_trampoline
+
+	.section .note.GNU-stack,"",@progbits

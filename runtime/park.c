@@ -1,0 +1,172 @@
+/*
+ * Park/wake.
+ *
+ * The park word of a task (64 bits):
+ *   bits 0-7   flags: P_WAITING (armed), P_CANCELLABLE, P_WOKEN, P_OFF_CPU
+ *   bits 8-31  gen: which park this is (wakers name it)
+ *   bits 32-63 the wake's result
+ *
+ * Two parties must agree before a parked task is queued again: the waker
+ * (sets P_WOKEN) and the worker the task switched away from (sets P_OFF_CPU
+ * on the arrival side, once the task's registers are saved).  Each does one
+ * CAS; whoever comes second sees the other's bit and queues the task.  A
+ * wake that lands before the task even switched (P_WOKEN seen in
+ * weft__park_commit) skips the switch.  The task itself clears the word
+ * when it runs again, so a stale waker's CAS, naming an old gen or finding
+ * P_WAITING clear, fails.
+ *
+ * Cancellation: weft_cancel sets T_CANCELLED in the state word (seq_cst),
+ * then reads the park word (seq_cst).  A task arms its park (seq_cst store),
+ * then reads T_CANCELLED (seq_cst).  So either the canceller sees the armed
+ * park and wakes it, or the task sees the flag and does not sleep.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/park.h"
+#include "runtime/worker.h"
+
+#define P_WAITING 0x1ull
+#define P_CANCELLABLE 0x2ull
+#define P_WOKEN 0x4ull
+#define P_OFF_CPU 0x8ull
+#define P_FLAGS 0xffull
+#define P_GEN_SHIFT 8
+#define P_GEN_MASK 0xffffffull
+#define P_GEN(w) ((uint32_t)(((w) >> P_GEN_SHIFT) & P_GEN_MASK))
+#define P_RESULT(w) ((int)(int32_t)(uint32_t)((w) >> 32))
+
+static uint64_t with_result(uint64_t w, int result)
+{
+	return (w & 0xffffffffull) | ((uint64_t)(uint32_t)result << 32);
+}
+
+uint32_t weft__park_prepare(bool cancellable)
+{
+	struct weft_task *t = weft__tls_worker->current;
+	uint64_t w = atomic_load_explicit(&t->park, memory_order_relaxed);
+	uint32_t gen = (P_GEN(w) + 1) & P_GEN_MASK;
+	uint64_t flags = P_WAITING;
+
+	if (cancellable && t->shield == 0)
+		flags |= P_CANCELLABLE;
+	/* seq_cst: the Dekker pair with weft_cancel (see top). */
+	atomic_store_explicit(&t->park,
+			      ((uint64_t)gen << P_GEN_SHIFT) | flags,
+			      memory_order_seq_cst);
+	return gen;
+}
+
+/* Try to end our own park with result; false if someone woke it first. */
+static void self_wake(struct weft_task *t, uint64_t w, int result)
+{
+	while (!(w & P_WOKEN)) {
+		uint64_t n = with_result(w | P_WOKEN, result);
+
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->park, &w, n, memory_order_acq_rel,
+			    memory_order_acquire))
+			return;
+	}
+}
+
+int weft__park_commit(void)
+{
+	struct worker *wk = weft__tls_worker;
+	struct weft_task *t = wk->current;
+	uint64_t w = atomic_load_explicit(&t->park, memory_order_seq_cst);
+
+	if (!(w & P_WOKEN) && (w & P_CANCELLABLE) &&
+	    weft__task_cancel_pending(t)) {
+		self_wake(t, w, -ECANCELED);
+		w = atomic_load_explicit(&t->park, memory_order_acquire);
+	}
+	if (!(w & P_WOKEN)) {
+		weft__switch_away(SW_PARK);
+		w = atomic_load_explicit(&t->park, memory_order_acquire);
+	} else {
+		weft__coop_tick(wk);
+	}
+	/* Disarm: keep the gen so the next park gets a fresh one. */
+	atomic_store_explicit(&t->park, w & ((uint64_t)P_GEN_MASK << P_GEN_SHIFT),
+			      memory_order_relaxed);
+	return P_RESULT(w);
+}
+
+bool weft__wake(struct weft_task *t, uint32_t gen, int result)
+{
+	uint64_t w = atomic_load_explicit(&t->park, memory_order_acquire);
+
+	for (;;) {
+		if (P_GEN(w) != gen || !(w & P_WAITING) || (w & P_WOKEN))
+			return false;
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->park, &w, with_result(w | P_WOKEN, result),
+			    memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	/* The task is off its stack and nobody queued it: we do. */
+	if (w & P_OFF_CPU)
+		weft__schedule(t);
+	return true;
+}
+
+void weft__wake_cancel(struct weft_task *t)
+{
+	uint64_t w = atomic_load_explicit(&t->park, memory_order_seq_cst);
+
+	for (;;) {
+		if (!(w & P_WAITING) || !(w & P_CANCELLABLE) || (w & P_WOKEN))
+			return;
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->park, &w, with_result(w | P_WOKEN, -ECANCELED),
+			    memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	if (w & P_OFF_CPU)
+		weft__schedule(t);
+}
+
+void weft__park_switched_out(struct weft_task *t)
+{
+	uint64_t w = atomic_load_explicit(&t->park, memory_order_acquire);
+
+	for (;;) {
+		if (w & P_WOKEN) {
+			/* The wake came while we were switching: the waker
+			 * left the queueing to us. */
+			weft__schedule(t);
+			return;
+		}
+		/* release: the task's saved context is visible to the waker
+		 * that sees P_OFF_CPU and queues it. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &t->park, &w, w | P_OFF_CPU, memory_order_acq_rel,
+			    memory_order_acquire))
+			return;
+	}
+}
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
+{
+	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+void weft__waker_fire(const struct weft__waker *w, int result)
+{
+	if (w->task) {
+		weft__wake(w->task, w->gen, result);
+		return;
+	}
+	/* release: pairs with the acquire in weft__futex_wait_set. */
+	atomic_store_explicit(w->futex, 1, memory_order_release);
+	futex(w->futex, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void weft__futex_wait_set(_Atomic uint32_t *word)
+{
+	while (!atomic_load_explicit(word, memory_order_acquire))
+		futex(word, FUTEX_WAIT_PRIVATE, 0);
+}

@@ -1,0 +1,262 @@
+/*
+ * Runtime life cycle: start-up, block_on, and ordered shutdown.
+ *
+ * Shutdown (weft_runtime_free, and weft_run once main returns):
+ *  1. shutdown = 1: new external spawns fail; a task that has not started
+ *     yet finishes with -ECANCELED instead of running.
+ *  2. cancel_epoch++ and every worker is woken: each cancels the tasks of
+ *     its live list (tasks that first ran there), so parked tasks wake with
+ *     -ECANCELED and unwind.
+ *  3. Workers keep running until no task is left (weft__runtime_live == 0):
+ *     the worker that sees it sets quiescent and wakes the freeing thread.
+ *  4. stopping = 1, workers leave their loops and are joined; then every
+ *     queue, stack region and worker is freed.
+ *
+ * Counting live tasks without a shared counter on the spawn path: each
+ * worker counts the tasks it spawned and the tasks that ended on it, both
+ * monotonic.  Reading every "ended" first and every "spawned" after, equal
+ * sums mean that when the last "ended" was read no task was alive (each
+ * ended count read is <= the true count at that instant, which is <= the
+ * spawned count then, which is <= the spawned sum read later).
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/alloc.h"
+#include "runtime/park.h"
+#include "runtime/runtime.h"
+#include "runtime/task.h"
+#include "runtime/worker.h"
+
+static struct worker *worker_new(struct weft_runtime *rt, unsigned index)
+{
+	struct worker *w = weft__aligned_alloc(WEFT__CACHELINE, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	w->rt = rt;
+	w->index = index;
+	w->rng = 0x9e3779b97f4a7c15ull * (index + 1) ^ rt->cfg.sched_seed;
+	if (!w->rng)
+		w->rng = 1;
+	weft__rq_init(&w->rq);
+	return w;
+}
+
+static void pin(pthread_t th, unsigned index)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (ncpu <= 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(index % (unsigned)ncpu, &set);
+	pthread_setaffinity_np(th, sizeof(set), &set);
+}
+
+static int start_workers(struct weft_runtime *rt)
+{
+	char name[16];
+	unsigned i;
+
+	for (i = 0; i < rt->nworkers; i++) {
+		struct worker *w = rt->workers[i];
+
+		if (pthread_create(&w->thread, NULL, weft__worker_main, w))
+			return -EAGAIN;
+		snprintf(name, sizeof(name), "weft-worker-%u", i % 1000);
+		pthread_setname_np(w->thread, name);
+		if (rt->cfg.pin_workers)
+			pin(w->thread, i);
+	}
+	return 0;
+}
+
+static void runtime_destroy(struct weft_runtime *rt)
+{
+	unsigned i;
+
+	if (rt->workers) {
+		for (i = 0; i < rt->nworkers; i++)
+			weft__free(rt->workers[i]);
+		weft__free(rt->workers);
+	}
+	weft__idle_destroy(&rt->idle);
+	weft__inject_destroy(&rt->inject);
+	weft__stack_pool_destroy(&rt->stacks);
+	weft__free(rt);
+}
+
+weft_runtime *weft_runtime_new(const weft_config *cfg)
+{
+	struct weft_runtime *rt = weft__calloc(1, sizeof(*rt));
+	unsigned i;
+	int r;
+
+	if (!rt) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r = weft__config_resolve(cfg, &rt->cfg);
+	if (r < 0) {
+		weft__free(rt);
+		errno = -r;
+		return NULL;
+	}
+	rt->nworkers = rt->cfg.workers;
+	weft__inject_init(&rt->inject);
+	weft__stack_pool_init(&rt->stacks, rt->cfg.stack_size);
+	r = weft__idle_init(&rt->idle, rt->nworkers);
+	rt->workers = weft__calloc(rt->nworkers, sizeof(*rt->workers));
+	if (r < 0 || !rt->workers)
+		goto out_free;
+	for (i = 0; i < rt->nworkers; i++)
+		if (!(rt->workers[i] = worker_new(rt, i)))
+			goto out_free;
+	if (start_workers(rt) < 0) {
+		/* Threads that did start stop at once: nothing is queued. */
+		weft_runtime_free(rt);
+		errno = EAGAIN;
+		return NULL;
+	}
+	return rt;
+out_free:
+	runtime_destroy(rt);
+	errno = ENOMEM;
+	return NULL;
+}
+
+uint64_t weft__runtime_live(struct weft_runtime *rt)
+{
+	uint64_t ended = 0, spawned;
+	unsigned i;
+
+	for (i = 0; i < rt->nworkers; i++)
+		ended += atomic_load_explicit(&rt->workers[i]->c.exited,
+					      memory_order_seq_cst);
+	spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_seq_cst);
+	for (i = 0; i < rt->nworkers; i++)
+		spawned += atomic_load_explicit(&rt->workers[i]->c.spawned,
+						memory_order_seq_cst);
+	return spawned - ended;
+}
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
+{
+	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+void weft__runtime_check_quiescent(struct weft_runtime *rt)
+{
+	uint32_t zero = 0;
+
+	if (!atomic_load_explicit(&rt->shutdown, memory_order_acquire))
+		return;
+	if (atomic_load_explicit(&rt->quiescent, memory_order_acquire))
+		return;
+	if (weft__runtime_live(rt) != 0)
+		return;
+	if (atomic_compare_exchange_strong_explicit(
+		    &rt->quiescent, &zero, 1, memory_order_acq_rel,
+		    memory_order_relaxed))
+		futex(&rt->quiescent, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void weft_runtime_free(weft_runtime *rt)
+{
+	unsigned i;
+
+	if (!rt)
+		return;
+	if (weft__tls_worker && weft__tls_worker->rt == rt)
+		weft__panic("weft_runtime_free: called from a task or worker "
+			    "of the runtime it frees");
+	atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&rt->cancel_epoch, 1, memory_order_release);
+	weft__idle_unpark_all(&rt->idle);
+	weft__runtime_check_quiescent(rt);
+	weft__futex_wait_set(&rt->quiescent);
+	atomic_store_explicit(&rt->stopping, 1, memory_order_release);
+	weft__idle_unpark_all(&rt->idle);
+	for (i = 0; i < rt->nworkers; i++)
+		if (rt->workers[i]->thread)
+			pthread_join(rt->workers[i]->thread, NULL);
+	runtime_destroy(rt);
+}
+
+weft_runtime *weft_runtime_current(void)
+{
+	struct worker *w = weft__tls_worker;
+
+	return w ? w->rt : NULL;
+}
+
+int weft_runtime_block_on(weft_runtime *rt, int (*fn)(void *), void *arg)
+{
+	struct worker *w = weft__tls_worker;
+	weft_task *t;
+
+	WEFT__CHECK(rt && fn, -EINVAL);
+	if (w && w->rt == rt)
+		return -EPERM;
+	if (atomic_load_explicit(&rt->shutdown, memory_order_acquire))
+		return -ECANCELED;
+	t = weft_spawn_on(rt, fn, arg);
+	if (!t)
+		return -errno;
+	return weft_join(t);
+}
+
+int weft_run(int (*main_fn)(void *), void *arg, const weft_config *cfg)
+{
+	weft_runtime *rt;
+	int r;
+
+	WEFT__CHECK(main_fn, -EINVAL);
+	if (weft__tls_worker)
+		return -EPERM;
+	rt = weft_runtime_new(cfg);
+	if (!rt)
+		return -errno;
+	r = weft_runtime_block_on(rt, main_fn, arg);
+	weft_runtime_free(rt);
+	return r;
+}
+
+int weft_stats_get(weft_runtime *rt, weft_stats *out)
+{
+	unsigned i;
+
+	if (!rt)
+		rt = weft_runtime_current();
+	WEFT__CHECK(rt && out, -EINVAL);
+	memset(out, 0, sizeof(*out));
+	out->workers = rt->nworkers;
+	out->tasks_spawned = atomic_load_explicit(&rt->ext_spawned,
+						  memory_order_relaxed);
+	for (i = 0; i < rt->nworkers; i++) {
+		struct worker_counters *c = &rt->workers[i]->c;
+
+		out->tasks_spawned += atomic_load_explicit(
+			&c->spawned, memory_order_relaxed);
+		out->polls += atomic_load_explicit(&c->polls,
+						   memory_order_relaxed);
+		out->steals += atomic_load_explicit(&c->steals,
+						    memory_order_relaxed);
+		out->parks += atomic_load_explicit(&c->parks,
+						   memory_order_relaxed);
+		out->inject_pops += atomic_load_explicit(
+			&c->inject_pops, memory_order_relaxed);
+	}
+	out->tasks_live = weft__runtime_live(rt);
+	return 0;
+}

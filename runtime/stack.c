@@ -1,0 +1,249 @@
+/*
+ * Stack regions, the mapping budget, and pooling.
+ *
+ * vm.max_map_count (65,530 by default) bounds the mappings of a process, and
+ * a guard page splits a mapping: a guarded stack costs two.  So stacks are
+ * carved from regions of STACKS_PER_REGION.  While the budget allows, a
+ * region is mapped PROT_NONE and each stack made read-write above its own
+ * guard page; past the budget (half of max_map_count, leaving the rest to
+ * the allocator, rings and the program), regions have no guards and each
+ * stack carries a canary at its bottom that the scheduler checks whenever
+ * the task switches out.  We say so once on stderr.
+ *
+ * Free stacks go to the worker's cache (no lock).  Past its cap the worker
+ * returns half to the pool after madvise(MADV_DONTNEED) so idle stacks cost
+ * no RAM; the pool is a mutex-protected list, touched only on that slow path
+ * and when a worker's cache is empty.  Regions are unmapped when the runtime
+ * is freed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime/alloc.h"
+#include "runtime/sanitizer.h"
+#include "runtime/stack.h"
+
+#define STACKS_PER_REGION 16
+
+struct region {
+	struct region *next;
+	void *base;
+	size_t len;
+};
+
+static size_t page_size(void)
+{
+	static size_t ps;
+
+	if (!ps)
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+static size_t read_max_map_count(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	unsigned long v = 65530;
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 65530;
+		fclose(f);
+	}
+	return v;
+}
+
+int weft__stack_pool_init(struct weft__stack_pool *p, size_t stack_size)
+{
+	size_t ps = page_size();
+
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->stack_size = (stack_size + ps - 1) & ~(ps - 1);
+	p->map_budget = read_max_map_count() / 2;
+	return 0;
+}
+
+void weft__stack_pool_destroy(struct weft__stack_pool *p)
+{
+	struct region *r, *next;
+	struct weft__stack *s;
+
+	for (s = p->free; s; s = s->next)
+		weft__san_stack_deregister(s->vg_id);
+	for (r = p->regions; r; r = next) {
+		next = r->next;
+		munmap(r->base, r->len);
+		weft__free(r);
+	}
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* Carve one stack at lo (usable bytes [lo, lo + span)). */
+static struct weft__stack *carve(struct weft__stack_pool *p, char *lo,
+				 bool guarded)
+{
+	size_t span = p->stack_size;
+	struct weft__stack *s;
+
+	s = (struct weft__stack *)(lo + span - sizeof(*s));
+	s->lo = lo;
+	s->size = span - sizeof(*s);
+	s->guarded = guarded;
+	s->next = NULL;
+	s->vg_id = weft__san_stack_register(lo, span);
+	if (!guarded)
+		*(uint64_t *)lo = WEFT__STACK_CANARY;
+	return s;
+}
+
+static void warn_unguarded_locked(struct weft__stack_pool *p)
+{
+	if (p->warned)
+		return;
+	p->warned = true;
+	fprintf(stderr,
+		"weft: vm.max_map_count leaves no room for more stack guard "
+		"pages; new task stacks use a canary instead (raise it with "
+		"`sysctl vm.max_map_count=262144`)\n");
+}
+
+/* Map a region and put its stacks on the free list; under p->lock. */
+static int grow_locked(struct weft__stack_pool *p)
+{
+	size_t ps = page_size(), span = p->stack_size;
+	bool guarded = p->guarded_maps + 2 * STACKS_PER_REGION <= p->map_budget;
+	size_t per = guarded ? span + ps : span;
+	size_t len = per * STACKS_PER_REGION, i;
+	struct region *r;
+	char *base;
+
+	r = weft__malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	base = mmap(NULL, len, guarded ? PROT_NONE : PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED) {
+		weft__free(r);
+		return -ENOMEM;
+	}
+	for (i = 0; guarded && i < STACKS_PER_REGION; i++) {
+		if (mprotect(base + i * per + ps, span,
+			     PROT_READ | PROT_WRITE) != 0) {
+			munmap(base, len);
+			weft__free(r);
+			return -ENOMEM;
+		}
+	}
+	if (guarded)
+		p->guarded_maps += 2 * STACKS_PER_REGION;
+	else
+		warn_unguarded_locked(p);
+	r->base = base;
+	r->len = len;
+	r->next = p->regions;
+	p->regions = r;
+	for (i = 0; i < STACKS_PER_REGION; i++) {
+		struct weft__stack *s = carve(p, base + i * per +
+					      (guarded ? ps : 0), guarded);
+		s->next = p->free;
+		p->free = s;
+		p->nfree++;
+	}
+	return 0;
+}
+
+/* Refill the cache with up to half its cap from the pool. */
+static void refill(struct weft__stack_pool *p, struct weft__stack_cache *c)
+{
+	unsigned want = WEFT__STACK_CACHE_CAP / 2;
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->free && grow_locked(p) != 0) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	while (p->free && c->n < want) {
+		struct weft__stack *s = p->free;
+
+		p->free = s->next;
+		p->nfree--;
+		s->next = c->head;
+		c->head = s;
+		c->n++;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+struct weft__stack *weft__stack_get(struct weft__stack_pool *p,
+				    struct weft__stack_cache *c)
+{
+	struct weft__stack *s;
+
+	if (!c->head)
+		refill(p, c);
+	s = c->head;
+	if (!s)
+		return NULL;
+	c->head = s->next;
+	c->n--;
+	return s;
+}
+
+/* Drop the pages of a stack except the top one, which holds the
+ * descriptor and is the first the next task touches. */
+static void trim(struct weft__stack *s)
+{
+	size_t ps = page_size();
+	size_t len = ((char *)s - (char *)s->lo) & ~(ps - 1);
+
+	if (len > ps)
+		madvise(s->lo, len, MADV_DONTNEED);
+	if (!s->guarded)
+		*(uint64_t *)s->lo = WEFT__STACK_CANARY;
+}
+
+static void give_back(struct weft__stack_pool *p, struct weft__stack_cache *c,
+		      unsigned keep)
+{
+	struct weft__stack *batch = NULL, *last = NULL;
+	unsigned n = 0;
+
+	while (c->n > keep) {
+		struct weft__stack *s = c->head;
+
+		c->head = s->next;
+		c->n--;
+		trim(s);
+		s->next = batch;
+		batch = s;
+		if (!last)
+			last = s;
+		n++;
+	}
+	if (!batch)
+		return;
+	pthread_mutex_lock(&p->lock);
+	last->next = p->free;
+	p->free = batch;
+	p->nfree += n;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void weft__stack_put(struct weft__stack_pool *p, struct weft__stack_cache *c,
+		     struct weft__stack *s)
+{
+	s->next = c->head;
+	c->head = s;
+	if (++c->n > WEFT__STACK_CACHE_CAP)
+		give_back(p, c, WEFT__STACK_CACHE_CAP / 2);
+}
+
+void weft__stack_cache_flush(struct weft__stack_pool *p,
+			     struct weft__stack_cache *c)
+{
+	give_back(p, c, 0);
+}

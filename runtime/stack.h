@@ -1,0 +1,65 @@
+/*
+ * Task stacks.  A stack is carved from a larger mapped region; its
+ * descriptor sits at the very top of its own memory (the page a new task
+ * touches first anyway), so a stack costs no heap allocation.
+ */
+#ifndef WEFT_RUNTIME_STACK_H
+#define WEFT_RUNTIME_STACK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct weft__stack {
+	struct weft__stack *next;	/* free-list link (owner of the list) */
+	void *lo;			/* lowest usable byte (above the guard) */
+	size_t size;			/* usable bytes below the descriptor */
+	bool guarded;			/* false: canary-checked instead */
+	unsigned vg_id;			/* Valgrind stack id */
+};
+
+/* Process-wide state of one runtime's stacks (shared by its workers). */
+struct weft__stack_pool {
+	pthread_mutex_t lock;
+	struct weft__stack *free;	/* trimmed stacks; under lock */
+	size_t nfree;
+	struct region *regions;		/* every mapping; under lock */
+	size_t stack_size;		/* usable size, page multiple */
+	size_t guarded_maps;		/* mappings spent on guards; under lock */
+	size_t map_budget;		/* how many mappings we may spend */
+	bool warned;			/* said once that guards ran out */
+};
+
+/* Per-worker cache of hot stacks: owner only. */
+struct weft__stack_cache {
+	struct weft__stack *head;
+	unsigned n;
+};
+
+/* Above this many cached stacks a worker trims and returns half to the
+ * pool: 64 covers the working set of fork/join workloads (fib, skynet)
+ * while bounding a worker's untrimmed stack memory to 4 MiB at 64 KiB. */
+#define WEFT__STACK_CACHE_CAP 64
+
+int weft__stack_pool_init(struct weft__stack_pool *p, size_t stack_size);
+void weft__stack_pool_destroy(struct weft__stack_pool *p);
+
+/* NULL when memory is truly exhausted. */
+struct weft__stack *weft__stack_get(struct weft__stack_pool *p,
+				    struct weft__stack_cache *c);
+void weft__stack_put(struct weft__stack_pool *p, struct weft__stack_cache *c,
+		     struct weft__stack *s);
+/* Give every cached stack back to the pool (worker exit). */
+void weft__stack_cache_flush(struct weft__stack_pool *p,
+			     struct weft__stack_cache *c);
+
+/* Canary at the bottom of unguarded stacks, checked at every switch out. */
+#define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" */
+
+static inline bool weft__stack_overflowed(const struct weft__stack *s)
+{
+	return !s->guarded && *(const uint64_t *)s->lo != WEFT__STACK_CANARY;
+}
+
+#endif /* WEFT_RUNTIME_STACK_H */

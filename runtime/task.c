@@ -1,0 +1,330 @@
+/*
+ * Tasks: spawn, join, detach, cancel and the handle's lifetime.
+ *
+ * Join protocol.  The joiner fills t->joiner, then sets T_JOIN_WAITING with
+ * a CAS that fails if T_COMPLETE is already set.  The finishing task sets
+ * T_COMPLETE with one fetch_or and fires the joiner only if it saw
+ * T_JOIN_WAITING.  A joiner that is cancelled while waiting takes its
+ * T_JOIN_WAITING back (CAS, again failing if the task completed), cancels
+ * the task and waits again without cancellation: join always waits for the
+ * task to end, as asyncio's does.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "runtime/alloc.h"
+#include "runtime/park.h"
+#include "runtime/runtime.h"
+#include "runtime/task.h"
+#include "runtime/worker.h"
+
+struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
+				 void *arg, uint64_t id)
+{
+	struct weft_task *t = weft__malloc(sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->stack = NULL;
+	t->next = NULL;
+	atomic_init(&t->state, 2 * T_REF_ONE);
+	atomic_init(&t->park, 0);
+	t->fn = fn;
+	t->arg = arg;
+	t->status = 0;
+	t->shield = 0;
+	t->rt = rt;
+	t->home = NULL;
+	t->id = id;
+	t->name[0] = '\0';
+	return t;
+}
+
+void weft__task_unref(struct weft_task *t)
+{
+	uint64_t old = atomic_fetch_sub_explicit(&t->state, T_REF_ONE,
+						 memory_order_acq_rel);
+
+	if (T_REFS(old) == 1)
+		weft__free(t);
+}
+
+static void report_failure(struct weft_task *t, int status)
+{
+	const weft_config *cfg = &t->rt->cfg;
+
+	if (status >= 0 || status == -ECANCELED || !cfg->on_task_error)
+		return;
+	cfg->on_task_error(t, status, cfg->on_task_error_arg);
+}
+
+void weft__task_complete(struct weft_task *t, int status)
+{
+	uint64_t old;
+
+	t->status = status;
+	/* release: status before T_COMPLETE; acquire: the joiner's fields. */
+	old = atomic_fetch_or_explicit(&t->state, T_COMPLETE,
+				       memory_order_acq_rel);
+	if (old & T_JOIN_WAITING)
+		weft__waker_fire(&t->joiner, 0);
+	if (old & T_DETACHED)
+		report_failure(t, status);
+}
+
+/* ------------------------------------------------------------------ spawn */
+
+weft_task *weft_spawn(int (*fn)(void *), void *arg)
+{
+	struct worker *w = weft__tls_worker;
+	struct weft_task *t;
+
+	if (!fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!w || !w->current) {
+		errno = EPERM;
+		return NULL;
+	}
+	t = weft__task_new(w->rt, fn, arg,
+			   (++w->next_id << 16) | (w->index + 1));
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	weft__worker_spawned(w, t);
+	return t;
+}
+
+weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *), void *arg)
+{
+	struct worker *w = weft__tls_worker;
+	struct weft_task *t;
+	uint64_t id;
+
+	if (!rt || !fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (w && w->rt == rt && w->current)
+		return weft_spawn(fn, arg);
+	if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
+		errno = ECANCELED;
+		return NULL;
+	}
+	id = atomic_fetch_add_explicit(&rt->ext_ids, 1, memory_order_relaxed);
+	t = weft__task_new(rt, fn, arg, (id + 1) << 16);
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_release);
+	weft__schedule(t);
+	return t;
+}
+
+/* ------------------------------------------------------------------- join */
+
+/* Publish T_JOIN_WAITING; false if t completed first. */
+static bool set_join_waiting(struct weft_task *t)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	do {
+		if (s & T_COMPLETE)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->state, &s, s | T_JOIN_WAITING, memory_order_acq_rel,
+		memory_order_acquire));
+	return true;
+}
+
+/* Withdraw T_JOIN_WAITING; false if t completed (and fired) first. */
+static bool clear_join_waiting(struct weft_task *t)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	do {
+		if (s & T_COMPLETE)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->state, &s, s & ~(uint64_t)T_JOIN_WAITING,
+		memory_order_acq_rel, memory_order_acquire));
+	return true;
+}
+
+/* Wait in a task until t completes; true if we were cancelled meanwhile. */
+static bool join_wait(struct weft_task *self, struct weft_task *t)
+{
+	bool cancellable = true, cancelled = false;
+	uint32_t gen;
+
+	for (;;) {
+		gen = weft__park_prepare(cancellable);
+		t->joiner.task = self;
+		t->joiner.gen = gen;
+		t->joiner.futex = NULL;
+		if (!set_join_waiting(t)) {
+			/* Completed before we slept: disarm by parking on
+			 * an already-woken word is not possible, so wake
+			 * ourselves and consume it. */
+			weft__wake(self, gen, 0);
+			weft__park_commit();
+			return cancelled;
+		}
+		if (weft__park_commit() != -ECANCELED)
+			return cancelled;
+		if (!clear_join_waiting(t))
+			return true;
+		weft_cancel(t);
+		cancelled = true;
+		cancellable = false;
+	}
+}
+
+static int join_foreign(struct weft_task *t)
+{
+	_Atomic uint32_t done = 0;
+
+	t->joiner.task = NULL;
+	t->joiner.gen = 0;
+	t->joiner.futex = &done;
+	if (set_join_waiting(t))
+		weft__futex_wait_set(&done);
+	return 0;
+}
+
+int weft_join(weft_task *t)
+{
+	struct worker *w = weft__tls_worker;
+	struct weft_task *self;
+	bool cancelled = false;
+	int r;
+
+	WEFT__CHECK(t, -EINVAL);
+	self = w ? w->current : NULL;
+	if (w && !self)
+		return -EPERM; /* a worker's loop or callback: would block it */
+	if (self == t)
+		weft__panic("weft_join: a task cannot join itself");
+	if (!self)
+		join_foreign(t);
+	else if (!(atomic_load_explicit(&t->state, memory_order_acquire) &
+		   T_COMPLETE))
+		cancelled = join_wait(self, t);
+	else
+		weft__coop_tick(w);
+	/* acquire: pairs with the release of T_COMPLETE. */
+	atomic_load_explicit(&t->state, memory_order_acquire);
+	r = cancelled ? -ECANCELED : t->status;
+	weft__task_unref(t);
+	return r;
+}
+
+void weft_detach(weft_task *t)
+{
+	uint64_t old;
+
+	if (!t)
+		return;
+	old = atomic_fetch_add_explicit(&t->state, T_DETACHED - T_REF_ONE,
+					memory_order_acq_rel);
+	if (old & T_DETACHED)
+		weft__panic("weft_detach: task %llu detached twice",
+			    (unsigned long long)t->id);
+	if (old & T_COMPLETE)
+		report_failure(t, t->status);
+	if (T_REFS(old) == 1)
+		weft__free(t);
+}
+
+/* ----------------------------------------------------------------- yield */
+
+int weft_yield(void)
+{
+	struct worker *w = weft__tls_worker;
+
+	if (!w || !w->current)
+		return -EPERM;
+	if (weft__task_cancel_pending(w->current))
+		return -ECANCELED;
+	weft__switch_away(SW_YIELD);
+	return 0;
+}
+
+/* ------------------------------------------------------------ cancellation */
+
+void weft_cancel(weft_task *t)
+{
+	uint64_t old;
+
+	if (!t)
+		return;
+	/* seq_cst: the Dekker pair with weft__park_prepare (park.c). */
+	old = atomic_fetch_or_explicit(&t->state, T_CANCELLED,
+				       memory_order_seq_cst);
+	if (old & (T_COMPLETE | T_CANCELLED))
+		return;
+	weft__wake_cancel(t);
+}
+
+bool weft_cancelled(void)
+{
+	struct worker *w = weft__tls_worker;
+
+	return w && w->current &&
+	       (atomic_load_explicit(&w->current->state,
+				     memory_order_acquire) & T_CANCELLED);
+}
+
+void weft_shield_begin(void)
+{
+	struct worker *w = weft__tls_worker;
+
+	if (w && w->current)
+		w->current->shield++;
+}
+
+void weft_shield_end(void)
+{
+	struct worker *w = weft__tls_worker;
+
+	if (!w || !w->current)
+		return;
+	if (w->current->shield == 0)
+		weft__panic("weft_shield_end: no shield is open");
+	w->current->shield--;
+}
+
+/* ------------------------------------------------------------ identity */
+
+weft_task *weft_self(void)
+{
+	struct worker *w = weft__tls_worker;
+
+	return w ? w->current : NULL;
+}
+
+bool weft_in_task(void)
+{
+	return weft_self() != NULL;
+}
+
+int weft_task_set_name(weft_task *t, const char *name)
+{
+	WEFT__CHECK(t && name, -EINVAL);
+	strncpy(t->name, name, sizeof(t->name) - 1);
+	t->name[sizeof(t->name) - 1] = '\0';
+	return 0;
+}
+
+const char *weft_task_name(const weft_task *t)
+{
+	return t ? t->name : "";
+}
+
+uint64_t weft_task_id(const weft_task *t)
+{
+	return t ? t->id : 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * The task control block and its state word.
+ *
+ * state (atomic, 64 bits): flags in the low byte, the reference count above.
+ * A task starts with two references: the handle (released by join or
+ * detach) and the scheduler's (released when the task has finished and left
+ * its stack).  Whoever drops the last one frees the block.
+ */
+#ifndef WEFT_RUNTIME_TASK_H
+#define WEFT_RUNTIME_TASK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "weft.h"
+#include "runtime/ctx.h"
+#include "runtime/sanitizer.h"
+
+struct worker;
+struct weft__stack;
+
+enum {
+	T_COMPLETE = 1u << 0,	  /* status is final */
+	T_JOIN_WAITING = 1u << 1, /* joiner is filled in; wake it on exit */
+	T_DETACHED = 1u << 2,	  /* handle released without join */
+	T_CANCELLED = 1u << 3,	  /* cancellation requested */
+	T_FOREIGN = 1u << 4,	  /* spawned from outside the workers */
+};
+#define T_REF_ONE (1ull << 8)
+#define T_REFS(s) ((s) >> 8)
+
+/* Who waits for a task: another task's park, or a thread on a futex. */
+struct weft__waker {
+	struct weft_task *task;
+	uint32_t gen;
+	_Atomic uint32_t *futex;
+};
+
+struct weft_task {
+	/* Hot: touched by every switch.  Written by the worker running the
+	 * task; a queue hand-off (release/acquire) orders them for the next
+	 * worker. */
+	struct weft__ctx ctx;
+	struct weft__stack *stack;	/* NULL until first run */
+	struct weft_task *next;		/* link in inject batches, exit lists */
+	_Atomic uint64_t state;		/* flags + refs, see above */
+	_Atomic uint64_t park;		/* park word, see park.c */
+	int (*fn)(void *);
+	void *arg;
+	int status;			/* written before T_COMPLETE (release) */
+	int shield;			/* owner only: shield depth */
+	struct weft__waker joiner;	/* written before T_JOIN_WAITING */
+	struct weft_runtime *rt;
+	struct weft__san san;
+
+	/* Cold. */
+	struct worker *home;		/* its live list; set at first run */
+	struct weft_task *live_prev;	/* home's live list, home only */
+	struct weft_task *live_next;
+	uint64_t id;
+	char name[32];
+};
+
+/* Allocate a task for fn(arg) on rt (not yet queued): two references. */
+struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
+				 void *arg, uint64_t id);
+
+/* Drop one reference; frees the block on the last. */
+void weft__task_unref(struct weft_task *t);
+
+/*
+ * The task has its final status: publish it, wake the joiner, report a
+ * failed detached task.  Called once, by the task itself on exit or by the
+ * scheduler for a task that never ran.  Does not drop the scheduler's ref.
+ */
+void weft__task_complete(struct weft_task *t, int status);
+
+/* Has cancellation been requested, and is it in force (no shield)? */
+static inline bool weft__task_cancel_pending(struct weft_task *t)
+{
+	return t->shield == 0 &&
+	       (atomic_load_explicit(&t->state, memory_order_acquire) &
+		T_CANCELLED);
+}
+
+#endif /* WEFT_RUNTIME_TASK_H */

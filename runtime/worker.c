@@ -1,0 +1,532 @@
+/*
+ * The worker: its scheduler loop, the switch paths of tasks, and where a
+ * task goes when it becomes runnable.
+ *
+ * Switching.  A task that yields, parks or exits switches straight to the
+ * next runnable task of its worker when there is one (no trip through the
+ * loop's frame), else to the loop, which steals, polls the inject queue or
+ * parks the thread.  What must happen to the task that left, requeueing
+ * it, marking it off-CPU, freeing its stack, can only happen once it is off
+ * its stack, so the leaving side records it in pend_task/pend_action and
+ * the arriving side (after_switch) does it.  Both run on the same thread,
+ * so those two fields are owner-only.
+ *
+ * Order of sources (next_local): every 61st tick the inject queue first (as
+ * Go and Tokio: 61 is prime so it does not beat with other periods), then
+ * the LIFO slot (at most LIFO_CAP runs in a row, so two tasks waking each
+ * other cannot starve the queue), then the local queue, then the inject
+ * queue.  The loop adds stealing and parking.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runtime/alloc.h"
+#include "runtime/park.h"
+#include "runtime/runtime.h"
+#include "runtime/task.h"
+#include "runtime/worker.h"
+
+/* Tokio's MAX_LIFO_POLLS_PER_TICK (PR #5712). */
+#define LIFO_CAP 3
+/* Go/Tokio global queue interval. */
+#define INJECT_INTERVAL 61
+
+_Thread_local struct worker *weft__tls_worker
+	__attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline)) struct worker *weft__worker_self(void)
+{
+	struct worker *w = weft__tls_worker;
+
+	/* Keep the call from being folded into its callers. */
+	__asm__ volatile("" : "+r"(w));
+	return w;
+}
+
+static inline void count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ queues */
+
+static void notify(struct weft_runtime *rt)
+{
+	/* Pairs with the seq_cst transitions in idle.c. */
+	atomic_thread_fence(memory_order_seq_cst);
+	weft__idle_notify(&rt->idle);
+}
+
+/* Push at the back of our queue; when full, half of it goes to inject. */
+static void push_back(struct worker *w, struct weft_task *t)
+{
+	struct weft_task *first, *last;
+	unsigned n;
+
+	while (!weft__rq_push(&w->rq, t)) {
+		first = weft__rq_take_half(&w->rq, t, &last, &n);
+		if (first) {
+			weft__inject_push_batch(&w->rt->inject, first, last, n);
+			return;
+		}
+	}
+}
+
+/* Take a batch from inject: one to run, the rest into our queue. */
+static struct weft_task *pop_inject(struct worker *w)
+{
+	struct weft_task *first, *t;
+
+	if (weft__inject_empty(&w->rt->inject))
+		return NULL;
+	first = weft__inject_pop(&w->rt->inject, WEFT__RQ_CAP / 2);
+	if (!first)
+		return NULL;
+	count(&w->c.inject_pops);
+	for (t = first->next; t;) {
+		struct weft_task *next = t->next;
+
+		push_back(w, t);
+		t = next;
+	}
+	return first;
+}
+
+static void lifo_put(struct worker *w, struct weft_task *t)
+{
+	struct weft_task *prev = w->lifo;
+
+	w->lifo = t;
+	if (prev) {
+		push_back(w, prev);
+		notify(w->rt);
+	}
+}
+
+void weft__schedule(struct weft_task *t)
+{
+	struct worker *w = weft__tls_worker;
+
+	if (w && w->rt == t->rt) {
+		lifo_put(w, t);
+		return;
+	}
+	weft__inject_push(&t->rt->inject, t);
+	notify(t->rt);
+}
+
+void weft__worker_spawned(struct worker *w, struct weft_task *t)
+{
+	count(&w->c.spawned);
+	lifo_put(w, t);
+}
+
+/* ------------------------------------------------------------ live tasks */
+
+static void live_link(struct worker *w, struct weft_task *t)
+{
+	t->home = w;
+	t->live_prev = NULL;
+	t->live_next = w->live;
+	if (w->live)
+		w->live->live_prev = t;
+	w->live = t;
+}
+
+static void live_unlink(struct worker *w, struct weft_task *t)
+{
+	if (t->live_prev)
+		t->live_prev->live_next = t->live_next;
+	else
+		w->live = t->live_next;
+	if (t->live_next)
+		t->live_next->live_prev = t->live_prev;
+}
+
+static void drain_remote_exits(struct worker *w)
+{
+	struct weft_task *t, *next;
+
+	if (!atomic_load_explicit(&w->remote_exits, memory_order_relaxed))
+		return;
+	/* acquire: pairs with the release CAS in exit_finish. */
+	t = atomic_exchange_explicit(&w->remote_exits, NULL,
+				     memory_order_acquire);
+	for (; t; t = next) {
+		next = t->next;
+		live_unlink(w, t);
+		weft__task_unref(t);
+	}
+}
+
+/* Shutdown: cancel every task that first ran here (each worker does its
+ * own list, so the list needs no lock). */
+static void cancel_live(struct worker *w, unsigned epoch)
+{
+	struct weft_task *t;
+
+	w->epoch_seen = epoch;
+	for (t = w->live; t; t = t->live_next)
+		weft_cancel(t);
+}
+
+/* ---------------------------------------------------------------- running */
+
+static void task_entry(void *arg);
+
+/* A task that never ran finishes here, on the loop or a task's stack. */
+static void finish_unstarted(struct worker *w, struct weft_task *t, int r)
+{
+	weft__task_complete(t, r);
+	weft__task_unref(t);
+	atomic_store_explicit(&w->c.exited,
+			      atomic_load_explicit(&w->c.exited,
+						   memory_order_relaxed) + 1,
+			      memory_order_release);
+	weft__runtime_check_quiescent(w->rt);
+}
+
+/* Give t a stack and a first frame; false if it finished without running
+ * (cancelled before it started, or no memory for a stack). */
+static bool first_run(struct worker *w, struct weft_task *t)
+{
+	struct weft__stack *s;
+
+	if (atomic_load_explicit(&w->rt->shutdown, memory_order_acquire))
+		atomic_fetch_or_explicit(&t->state, T_CANCELLED,
+					 memory_order_seq_cst);
+	if (atomic_load_explicit(&t->state, memory_order_acquire) &
+	    T_CANCELLED) {
+		finish_unstarted(w, t, -ECANCELED);
+		return false;
+	}
+	s = weft__stack_get(&w->rt->stacks, &w->stacks);
+	if (!s) {
+		finish_unstarted(w, t, -ENOMEM);
+		return false;
+	}
+	t->stack = s;
+	weft__san_stack_reset(s->lo, s->size);
+	t->san.lo = s->lo;
+	t->san.size = s->size;
+	t->san.asan_fake = NULL;
+	t->san.tsan = weft__san_fiber_new();
+	weft__ctx_make(&t->ctx, s->lo, s->size, task_entry, t);
+	live_link(w, t);
+	return true;
+}
+
+static inline bool ready_to_run(struct worker *w, struct weft_task *t)
+{
+	return likely(t->stack != NULL) || first_run(w, t);
+}
+
+static struct weft_task *next_local(struct worker *w)
+{
+	unsigned epoch;
+	struct weft_task *t;
+
+	epoch = atomic_load_explicit(&w->rt->cancel_epoch,
+				     memory_order_acquire);
+	if (unlikely(epoch != w->epoch_seen))
+		cancel_live(w, epoch);
+	if (unlikely(++w->tick % INJECT_INTERVAL == 0)) {
+		drain_remote_exits(w);
+		t = pop_inject(w);
+		if (t)
+			return t;
+	}
+	t = w->lifo;
+	if (t) {
+		w->lifo = NULL;
+		if (w->lifo_runs++ < LIFO_CAP)
+			return t;
+		push_back(w, t);
+	}
+	w->lifo_runs = 0;
+	t = weft__rq_pop(&w->rq);
+	if (t)
+		return t;
+	return pop_inject(w);
+}
+
+/* next_local, skipping tasks that finish without running. */
+static struct weft_task *next_runnable(struct worker *w)
+{
+	struct weft_task *t;
+
+	while ((t = next_local(w)) && !ready_to_run(w, t))
+		;
+	return t;
+}
+
+static void exit_finish(struct worker *w, struct weft_task *t)
+{
+	struct worker *home = t->home;
+
+	weft__stack_put(&w->rt->stacks, &w->stacks, t->stack);
+	weft__san_fiber_free(t->san.tsan);
+	t->san.tsan = NULL;
+	if (home == w) {
+		live_unlink(w, t);
+		weft__task_unref(t);
+	} else {
+		struct weft_task *head = atomic_load_explicit(
+			&home->remote_exits, memory_order_relaxed);
+
+		do {
+			t->next = head;
+		} while (!atomic_compare_exchange_weak_explicit(
+			&home->remote_exits, &head, t, memory_order_release,
+			memory_order_relaxed));
+	}
+	atomic_store_explicit(&w->c.exited,
+			      atomic_load_explicit(&w->c.exited,
+						   memory_order_relaxed) + 1,
+			      memory_order_release);
+	weft__runtime_check_quiescent(w->rt);
+}
+
+/* The arriving side of a switch: act for the task that just left. */
+static void after_switch(struct worker *w)
+{
+	struct weft_task *t = w->pend_task;
+
+	if (!t)
+		return;
+	w->pend_task = NULL;
+	switch (w->pend_action) {
+	case SW_YIELD:
+		push_back(w, t);
+		if (weft__rq_len(&w->rq) > 1)
+			notify(w->rt);
+		break;
+	case SW_PARK:
+		weft__park_switched_out(t);
+		break;
+	case SW_EXIT:
+		exit_finish(w, t);
+		break;
+	case SW_NONE:
+		break;
+	}
+}
+
+static __attribute__((noreturn, cold)) void overflowed(struct weft_task *t)
+{
+	weft__panic("task %llu '%s' overflowed its %zu-byte stack (no guard "
+		    "page: vm.max_map_count exhausted); raise "
+		    "weft_config.stack_size or vm.max_map_count",
+		    (unsigned long long)t->id, t->name, t->stack->size);
+}
+
+void weft__switch_away(enum switch_action action)
+{
+	struct worker *w = weft__tls_worker;
+	struct weft_task *t = w->current, *n;
+	struct weft__ctx *save = action == SW_EXIT ? &w->dead_ctx : &t->ctx;
+
+	if (unlikely(weft__stack_overflowed(t->stack)))
+		overflowed(t);
+	n = next_runnable(w);
+	if (!n && action == SW_YIELD) {
+		w->budget = WEFT__BUDGET;
+		return;
+	}
+	w->pend_task = t;
+	w->pend_action = action;
+	if (n) {
+		w->current = n;
+		w->budget = WEFT__BUDGET;
+		count(&w->c.polls);
+		weft__san_start(&t->san, &n->san, action == SW_EXIT);
+		weft__ctx_switch(save, &n->ctx);
+	} else {
+		w->current = NULL;
+		weft__san_start(&t->san, &w->sched_san, action == SW_EXIT);
+		weft__ctx_switch(save, &w->sched_ctx);
+	}
+	/* Resumed, maybe on another worker. */
+	w = weft__worker_self();
+	weft__san_finish(&t->san);
+	after_switch(w);
+}
+
+void weft__coop_tick(struct worker *w)
+{
+	if (unlikely(--w->budget <= 0))
+		weft__switch_away(SW_YIELD);
+}
+
+static void task_entry(void *arg)
+{
+	struct weft_task *t = arg;
+	int r;
+
+	weft__san_finish(&t->san);
+	after_switch(weft__worker_self());
+	r = t->fn(t->arg);
+	weft__task_complete(t, r);
+	weft__switch_away(SW_EXIT);
+	__builtin_unreachable();
+}
+
+/* ------------------------------------------------------------------ loop */
+
+static struct weft_task *steal(struct worker *w)
+{
+	struct weft_runtime *rt = w->rt;
+	unsigned i, n = rt->nworkers, start;
+	struct weft_task *t;
+	unsigned got;
+
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 7;
+	w->rng ^= w->rng << 17;
+	start = (unsigned)(w->rng % n);
+	for (i = 0; i < n; i++) {
+		struct worker *v = rt->workers[(start + i) % n];
+
+		if (v == w)
+			continue;
+		t = weft__rq_steal_into(&v->rq, &w->rq, &got);
+		if (t) {
+			atomic_store_explicit(
+				&w->c.steals,
+				atomic_load_explicit(&w->c.steals,
+						     memory_order_relaxed) + got,
+				memory_order_relaxed);
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static void end_search(struct worker *w)
+{
+	if (!w->searching)
+		return;
+	w->searching = false;
+	/* The last searcher found work: hand the search on, as there may
+	 * be more. */
+	if (weft__idle_from_searching(&w->rt->idle))
+		notify(w->rt);
+}
+
+static struct weft_task *find_work(struct worker *w)
+{
+	struct weft_task *t = next_local(w);
+
+	if (!t) {
+		if (!w->searching)
+			w->searching = weft__idle_to_searching(&w->rt->idle);
+		if (w->searching)
+			t = steal(w);
+		if (!t)
+			t = pop_inject(w);
+	}
+	if (t)
+		end_search(w);
+	return t;
+}
+
+static bool work_anywhere(struct weft_runtime *rt)
+{
+	unsigned i;
+
+	if (!weft__inject_empty(&rt->inject))
+		return true;
+	for (i = 0; i < rt->nworkers; i++)
+		if (weft__rq_len(&rt->workers[i]->rq) > 0)
+			return true;
+	return false;
+}
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
+{
+	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+}
+
+void weft__worker_unpark(struct worker *w)
+{
+	atomic_store_explicit(&w->unpark, 1, memory_order_release);
+	futex(&w->unpark, FUTEX_WAKE_PRIVATE, 1);
+}
+
+static void park(struct worker *w)
+{
+	struct weft_runtime *rt = w->rt;
+	bool last;
+
+	drain_remote_exits(w);
+	if (atomic_load_explicit(&rt->shutdown, memory_order_acquire))
+		weft__runtime_check_quiescent(rt);
+	if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
+		return;
+	last = weft__idle_to_parked(&rt->idle, w, w->searching);
+	w->searching = false;
+	if (last && work_anywhere(rt))
+		weft__idle_notify(&rt->idle);
+	count(&w->c.parks);
+	/* acquire: pairs with the release in weft__worker_unpark. */
+	while (!atomic_exchange_explicit(&w->unpark, 0, memory_order_acquire))
+		futex(&w->unpark, FUTEX_WAIT_PRIVATE, 0);
+	/* Whoever unparked us counted us as searching. */
+	w->searching = true;
+}
+
+static void run(struct worker *w, struct weft_task *t)
+{
+	w->current = t;
+	w->budget = WEFT__BUDGET;
+	count(&w->c.polls);
+	weft__san_start(&w->sched_san, &t->san, 0);
+	weft__ctx_switch(&w->sched_ctx, &t->ctx);
+	weft__san_finish(&w->sched_san);
+	after_switch(w);
+}
+
+static void sched_san_init(struct worker *w)
+{
+	pthread_attr_t a;
+	void *lo = NULL;
+	size_t size = 0;
+
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		pthread_attr_getstack(&a, &lo, &size);
+		pthread_attr_destroy(&a);
+	}
+	w->sched_san.lo = lo;
+	w->sched_san.size = size;
+	w->sched_san.asan_fake = NULL;
+	w->sched_san.tsan = weft__san_fiber_current();
+}
+
+void *weft__worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct weft_runtime *rt = w->rt;
+	struct weft_task *t;
+
+	weft__tls_worker = w;
+	sched_san_init(w);
+	for (;;) {
+		t = find_work(w);
+		if (t) {
+			if (ready_to_run(w, t))
+				run(w, t);
+			continue;
+		}
+		if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
+			break;
+		park(w);
+	}
+	drain_remote_exits(w);
+	weft__stack_cache_flush(&rt->stacks, &w->stacks);
+	weft__tls_worker = NULL;
+	return NULL;
+}

@@ -1,0 +1,106 @@
+/*
+ * A worker: one OS thread running tasks from its queues.  Fields marked
+ * "owner" are touched only by the worker's own thread (whichever task it is
+ * running, or its scheduler loop).
+ */
+#ifndef WEFT_RUNTIME_WORKER_H
+#define WEFT_RUNTIME_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/compiler.h"
+#include "runtime/ctx.h"
+#include "runtime/queue.h"
+#include "runtime/sanitizer.h"
+#include "runtime/stack.h"
+
+struct weft_task;
+
+/* What the task that just switched out wants done, once it is off its
+ * stack (see worker.c: the arrival side). */
+enum switch_action {
+	SW_NONE,
+	SW_YIELD,	/* requeue at the back */
+	SW_PARK,	/* mark off-CPU; requeue if a wake came meanwhile */
+	SW_EXIT,	/* release its stack and the scheduler's reference */
+};
+
+/* Per-worker counters: owner writes (relaxed store), anyone reads. */
+struct worker_counters {
+	_Atomic uint64_t spawned;
+	_Atomic uint64_t exited;
+	_Atomic uint64_t polls;
+	_Atomic uint64_t steals;
+	_Atomic uint64_t parks;
+	_Atomic uint64_t inject_pops;
+};
+
+struct worker {
+	/* Owner. */
+	struct weft_runtime *rt;
+	unsigned index;
+	struct weft_task *current;	/* task running now, NULL in the loop */
+	struct weft_task *lifo;		/* runs next: the task just woken */
+	unsigned lifo_runs;		/* consecutive LIFO runs */
+	unsigned tick;
+	int budget;			/* coop budget of the current task */
+	bool searching;
+	struct weft_task *pend_task;	/* arrival-side action pending */
+	enum switch_action pend_action;
+	struct weft__ctx sched_ctx;	/* the loop's own context */
+	struct weft__san sched_san;
+	struct weft__ctx dead_ctx;	/* where an exiting task saves nothing */
+	struct weft__stack_cache stacks;
+	uint64_t rng;
+	uint64_t next_id;
+	struct weft_task *live;		/* tasks that first ran here */
+	unsigned epoch_seen;		/* last cancel epoch acted on */
+	struct worker_counters c;
+
+	/* Shared. */
+	struct weft__rq rq;
+	/* Tasks of our live list that exited elsewhere: a Treiber stack
+	 * pushed by any worker (release CAS), taken whole by the owner
+	 * (acquire exchange), so no ABA. */
+	_Atomic(struct weft_task *) remote_exits weft__cacheline_aligned;
+	/* 1 = unpark token available: futex word. */
+	_Atomic uint32_t unpark weft__cacheline_aligned;
+	pthread_t thread;
+};
+
+/* The calling thread's worker, NULL elsewhere.  Read it again after any
+ * switch: a task may resume on another thread.  initial-exec: one %fs load,
+ * no __tls_get_addr, as the library is never dlopen'ed mid-run by design. */
+extern _Thread_local struct worker *weft__tls_worker
+	__attribute__((tls_model("initial-exec")));
+
+/* Re-read the worker after a switch; noinline so the compiler cannot reuse
+ * the thread pointer it loaded before the switch. */
+struct worker *weft__worker_self(void);
+
+/* Coop budget: 128 weft calls without suspending, as Tokio ("picked mostly
+ * because it felt good"; tail latency cut ~3x in their measurements). */
+#define WEFT__BUDGET 128
+
+void *weft__worker_main(void *arg);
+void weft__worker_unpark(struct worker *w);
+
+/* Make t runnable: the current worker's LIFO slot when called on a worker
+ * of t's runtime, else the inject queue (and wake a worker). */
+void weft__schedule(struct weft_task *t);
+
+/* Queue a new task spawned by the current worker's task. */
+void weft__worker_spawned(struct worker *w, struct weft_task *t);
+
+/* From a task: switch to the next runnable task (or the loop) with the
+ * given arrival-side action.  Returns when the task runs again (never for
+ * SW_EXIT).  SW_YIELD with nothing else runnable returns at once. */
+void weft__switch_away(enum switch_action action);
+
+/* One coop tick of the current task: yields when its budget is spent. */
+void weft__coop_tick(struct worker *w);
+
+#endif /* WEFT_RUNTIME_WORKER_H */

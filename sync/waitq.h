@@ -1,0 +1,94 @@
+/*
+ * The building blocks of every primitive in sync/: a small spinlock and a
+ * FIFO queue of waiting tasks, both valid when all-zero.
+ *
+ * Waiters live on the waiting task's stack.  The protocol, shared by every
+ * primitive:
+ *   lock; arm a park (weft__park_prepare); push a waiter; unlock;
+ *   r = weft__park_commit();
+ *   if r == -ECANCELED: lock; if still linked, unlink and fail with it;
+ *     else a waker already popped us and did the operation on our behalf
+ *     (its wake lost the race to the cancel): report that success; unlock.
+ * Wakers pop a waiter and wake it while holding the lock, so the waiter
+ * (which must take the lock to learn it was popped) cannot return and free
+ * its stack frame under them.
+ */
+#ifndef WEFT_SYNC_WAITQ_H
+#define WEFT_SYNC_WAITQ_H
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/compiler.h"
+#include "runtime/park.h"
+
+/* Test-and-test-and-set; yields the thread after a while because workers
+ * may outnumber CPUs and the holder may be preempted. */
+typedef struct {
+	_Atomic uint32_t v;
+} weft__spin;
+
+static inline void weft__spin_lock(weft__spin *l)
+{
+	unsigned n = 0;
+
+	for (;;) {
+		if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+			return;
+		while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
+			if (++n < 128)
+				weft__cpu_relax();
+			else
+				sched_yield();
+		}
+	}
+}
+
+static inline void weft__spin_unlock(weft__spin *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+struct weft__waiter {
+	struct weft__waiter *next;
+	struct weft__waiter *prev;
+	struct weft_task *task;
+	uint32_t gen;
+	bool linked;
+	void *data;		/* primitive-specific: an element, a count */
+};
+
+struct weft__waitq {
+	struct weft__waiter *head;
+	struct weft__waiter *tail;
+};
+
+static inline bool weft__waitq_empty(const struct weft__waitq *q)
+{
+	return q->head == NULL;
+}
+
+/* Arm the current task's park and append its waiter (under the lock). */
+void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
+		      void *data, bool cancellable);
+void weft__waitq_unlink(struct weft__waitq *q, struct weft__waiter *w);
+/* Pop the oldest waiter (under the lock); NULL when empty. */
+struct weft__waiter *weft__waitq_pop(struct weft__waitq *q);
+/* Pop and wake one waiter with result; false when none was woken. */
+bool weft__waitq_wake_one(struct weft__waitq *q, int result);
+/* Pop and wake every waiter with result. */
+void weft__waitq_wake_all(struct weft__waitq *q, int result);
+
+/*
+ * After weft__park_commit returned -ECANCELED: under the lock, unlink w if
+ * it is still queued (true: the wait failed) or learn that a waker popped it
+ * first (false: the operation was done for us).
+ */
+bool weft__waitq_withdraw(struct weft__waitq *q, struct weft__waiter *w);
+
+/* The calling task, or NULL outside a task (then the call is -EPERM). */
+struct weft_task *weft__current_task(void);
+
+#endif /* WEFT_SYNC_WAITQ_H */
