@@ -1,13 +1,52 @@
 /*
- * jemalloc's thread caches make the alloc/free pair of a task control block a
+ * The allocation seam.  With jemalloc we call its own API (mallocx,
+ * sdallocx): that keeps the library linked even under --as-needed (glibc's
+ * malloc would otherwise satisfy every symbol), and sized frees skip a
+ * size lookup.  jemalloc's thread caches make a task block's alloc/free a
  * few nanoseconds even when the free happens on another worker (tasks
- * migrate), which glibc's arenas do not.  Debian's libjemalloc replaces
- * malloc itself, so linking it is enough: these wrappers exist so that a
- * different allocator is one change.
+ * migrate), which glibc's arenas do not.
  */
 #include <stdlib.h>
+#include <string.h>
 
+#include "config.h"
 #include "runtime/alloc.h"
+
+#if WEFT_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+
+void *weft__malloc(size_t n)
+{
+	return mallocx(n ? n : 1, 0);
+}
+
+void *weft__calloc(size_t nmemb, size_t n)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(nmemb, n, &total))
+		return NULL;
+	return mallocx(total ? total : 1, MALLOCX_ZERO);
+}
+
+void *weft__aligned_alloc(size_t align, size_t n)
+{
+	return mallocx(n ? n : 1, MALLOCX_ALIGN(align));
+}
+
+void weft__free(void *p)
+{
+	if (p)
+		dallocx(p, 0);
+}
+
+void weft__free_sized(void *p, size_t n)
+{
+	if (p)
+		sdallocx(p, n ? n : 1, 0);
+}
+
+#else
 
 void *weft__malloc(size_t n)
 {
@@ -32,3 +71,11 @@ void weft__free(void *p)
 {
 	free(p);
 }
+
+void weft__free_sized(void *p, size_t n)
+{
+	(void)n;
+	free(p);
+}
+
+#endif

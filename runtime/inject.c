@@ -1,10 +1,13 @@
 /*
  * Inject queue.  The mutex orders everything inside; len is read outside it
- * only as a hint (a worker that sees 0 may miss a task pushed a moment ago:
- * the pusher then notifies an idle worker, see idle.c, so it is not lost).
+ * only as a hint (a worker that sees 0 may miss a batch pushed a moment
+ * ago: the pusher then notifies an idle worker, see idle.c, so it is not
+ * lost).
  */
+#include <errno.h>
 #include <stddef.h>
 
+#include "runtime/alloc.h"
 #include "runtime/inject.h"
 #include "runtime/task.h"
 
@@ -17,54 +20,77 @@ void weft__inject_init(struct weft__inject *q)
 
 void weft__inject_destroy(struct weft__inject *q)
 {
+	struct weft__inject_batch *b;
+
+	while ((b = q->head)) {
+		q->head = b->next;
+		weft__inject_batch_free(b);
+	}
 	pthread_mutex_destroy(&q->lock);
 }
 
-void weft__inject_push_batch(struct weft__inject *q, struct weft_task *first,
-			     struct weft_task *last, unsigned n)
+struct weft__inject_batch *weft__inject_batch_new(unsigned n)
 {
-	unsigned long len;
+	struct weft__inject_batch *b;
 
-	last->next = NULL;
+	b = weft__malloc(sizeof(*b) + n * sizeof(b->tasks[0]));
+	if (b) {
+		b->next = NULL;
+		b->n = n;
+		b->embedded = false;
+	}
+	return b;
+}
+
+void weft__inject_batch_free(struct weft__inject_batch *b)
+{
+	if (b->embedded)
+		return;
+	weft__free_sized(b, sizeof(*b) + b->n * sizeof(b->tasks[0]));
+}
+
+void weft__inject_push_batch(struct weft__inject *q,
+			     struct weft__inject_batch *b)
+{
+	b->next = NULL;
 	pthread_mutex_lock(&q->lock);
 	if (q->tail)
-		q->tail->next = first;
+		q->tail->next = b;
 	else
-		q->head = first;
-	q->tail = last;
-	len = atomic_load_explicit(&q->len, memory_order_relaxed);
-	/* Pairs with the acquire in weft__inject_empty. */
-	atomic_store_explicit(&q->len, len + n, memory_order_release);
+		q->head = b;
+	q->tail = b;
+	/* seq_cst RMW: ordered before the pusher's idle check (idle.c). */
+	atomic_fetch_add_explicit(&q->len, b->n, memory_order_seq_cst);
 	pthread_mutex_unlock(&q->lock);
 }
 
 void weft__inject_push(struct weft__inject *q, struct weft_task *t)
 {
-	weft__inject_push_batch(q, t, t, 1);
+	/* A runnable task is in one queue at a time, so its own embedded
+	 * one-task batch is free: a wake never needs to allocate. */
+	struct weft__inject_batch *b = (struct weft__inject_batch *)t->inject;
+
+	b->n = 1;
+	b->embedded = true;
+	b->tasks[0] = t;
+	weft__inject_push_batch(q, b);
 }
 
-struct weft_task *weft__inject_pop(struct weft__inject *q, unsigned max)
+struct weft__inject_batch *weft__inject_pop(struct weft__inject *q)
 {
-	struct weft_task *first, *t;
-	unsigned long len;
-	unsigned n = 1;
+	struct weft__inject_batch *b;
 
 	if (weft__inject_empty(q))
 		return NULL;
 	pthread_mutex_lock(&q->lock);
-	first = q->head;
-	if (!first) {
-		pthread_mutex_unlock(&q->lock);
-		return NULL;
+	b = q->head;
+	if (b) {
+		q->head = b->next;
+		if (!q->head)
+			q->tail = NULL;
+		atomic_fetch_sub_explicit(&q->len, b->n,
+					  memory_order_release);
 	}
-	for (t = first; n < max && t->next; n++)
-		t = t->next;
-	q->head = t->next;
-	if (!q->head)
-		q->tail = NULL;
-	t->next = NULL;
-	len = atomic_load_explicit(&q->len, memory_order_relaxed);
-	atomic_store_explicit(&q->len, len - n, memory_order_release);
 	pthread_mutex_unlock(&q->lock);
-	return first;
+	return b;
 }

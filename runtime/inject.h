@@ -1,8 +1,10 @@
 /*
  * The global inject queue: tasks spawned or woken from outside the workers,
- * and overflow from full local queues.  A mutex-protected intrusive list
- * with an atomic length so that the empty check, which every worker makes
- * often, costs one load.
+ * and overflow from full local queues.  A mutex-protected list of batches
+ * (arrays of task pointers): an overflow moves half a local queue in one
+ * node, and a worker takes a whole node at once without touching the tasks
+ * (a linked list through the tasks would cost a cache miss per task under
+ * the lock).  An atomic count makes the empty check one load.
  */
 #ifndef WEFT_RUNTIME_INJECT_H
 #define WEFT_RUNTIME_INJECT_H
@@ -10,28 +12,44 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct weft_task;
 
+struct weft__inject_batch {
+	struct weft__inject_batch *next;
+	unsigned n;
+	bool embedded;		/* lives inside its one task: not freed */
+	struct weft_task *tasks[];
+};
+
 struct weft__inject {
 	pthread_mutex_t lock;
-	struct weft_task *head;		/* under lock */
-	struct weft_task *tail;		/* under lock */
-	_Atomic unsigned long len;	/* written under lock; read anywhere */
+	struct weft__inject_batch *head;	/* under lock */
+	struct weft__inject_batch *tail;	/* under lock */
+	_Atomic unsigned long len;	/* tasks; written under lock */
 };
 
 void weft__inject_init(struct weft__inject *q);
+/* Frees queued batches (their tasks must have been accounted for). */
 void weft__inject_destroy(struct weft__inject *q);
+/* A batch of n tasks, filled by the caller, then pushed. */
+struct weft__inject_batch *weft__inject_batch_new(unsigned n);
+void weft__inject_push_batch(struct weft__inject *q,
+			     struct weft__inject_batch *b);
+/* Push one task (never allocates). */
 void weft__inject_push(struct weft__inject *q, struct weft_task *t);
-/* Push a list linked through task->next. */
-void weft__inject_push_batch(struct weft__inject *q, struct weft_task *first,
-			     struct weft_task *last, unsigned n);
-/* Pop up to max tasks as a list; returns the head, NULL when empty. */
-struct weft_task *weft__inject_pop(struct weft__inject *q, unsigned max);
+/* Pop the oldest batch (free it with weft__inject_batch_free). */
+struct weft__inject_batch *weft__inject_pop(struct weft__inject *q);
+void weft__inject_batch_free(struct weft__inject_batch *b);
+
+/* Room a task reserves for its own one-task batch. */
+#define WEFT__INJECT_EMBED \
+	(sizeof(struct weft__inject_batch) + sizeof(struct weft_task *))
 
 static inline bool weft__inject_empty(struct weft__inject *q)
 {
-	return atomic_load_explicit(&q->len, memory_order_acquire) == 0;
+	return atomic_load_explicit(&q->len, memory_order_seq_cst) == 0;
 }
 
 #endif /* WEFT_RUNTIME_INJECT_H */

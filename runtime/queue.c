@@ -1,138 +1,159 @@
 /*
- * The run queue ring.
+ * The run queue deque.
  *
- * Indices are free-running u32 counters; slot = index % WEFT__RQ_CAP.
- * Invariant: 0 <= tail - head <= CAP.  Only the owner writes tail, so only
- * the owner writes slots, and only in [tail, head + CAP): a slot is never
- * overwritten while a consumer may still read it, because consumers read
- * [head, tail) before their CAS moves head past it.
+ * Indices are free-running u16 counters; slot = index % WEFT__RQ_CAP, and
+ * 0 <= tail - head <= CAP.  Only the owner writes slots, and only outside
+ * [head, tail) (one below head, or at tail), before the CAS that makes the
+ * slot part of the queue.  A thief reads [head, head + n) and then CASes
+ * the whole word; if anything moved meanwhile (a pop, a push, another
+ * steal: every change bumps the version) its CAS fails and its copies are
+ * dropped, so reading a slot the owner is rewriting is harmless (slots are
+ * atomics: no data race, just a stale value that is never used).
  *
- * Orderings:
- *  - push: slot store (relaxed) then tail store-release; consumers load tail
- *    with acquire before reading slots.  The task's own fields written before
- *    the push travel with the same release.
- *  - pop / steal: head CAS is acq_rel: acquire pairs with the release of
- *    another consumer's CAS (so we read slots after it finished reading
- *    them), release pairs with the owner's acquire load of head in push
- *    (so the owner overwrites a slot only after we read it).
- *  - A thief copies slots before its CAS; if the CAS fails the copies are
- *    discarded, so reading a slot that is concurrently reused is harmless
- *    (the slots are atomics, so this is not a data race).
+ * Orderings: a successful CAS is seq_cst (see cas()).  Its release half
+ * publishes the slot (and the task's fields) written before it; its acquire
+ * half makes our slot reads and overwrites come after the other side's.
  */
 #include "runtime/queue.h"
 #include "runtime/task.h"
 
 #define MASK (WEFT__RQ_CAP - 1)
 _Static_assert((WEFT__RQ_CAP & MASK) == 0, "capacity is a power of two");
+_Static_assert(WEFT__RQ_CAP <= 32768, "indices are 16 bits");
+
+#define HEAD(v) ((uint16_t)(v))
+#define TAIL(v) ((uint16_t)((v) >> 16))
+#define LEN(v) ((uint16_t)(TAIL(v) - HEAD(v)))
+
+static inline uint64_t pack(uint64_t old, uint16_t h, uint16_t t)
+{
+	return (((old >> 32) + 1) << 32) | ((uint64_t)t << 16) | h;
+}
+
+static inline bool cas(struct weft__rq *q, uint64_t *old, uint64_t v)
+{
+	/* seq_cst, not just acq_rel: a push followed by the idle check in
+	 * weft__idle_notify must not be reordered (the store-load pair of
+	 * the no-lost-wake-up argument in idle.c).  On x86 it is the same
+	 * lock cmpxchg either way. */
+	return atomic_compare_exchange_weak_explicit(
+		&q->ht, old, v, memory_order_seq_cst, memory_order_acquire);
+}
+
+static inline struct weft_task *slot_get(struct weft__rq *q, uint16_t i)
+{
+	return atomic_load_explicit(&q->buf[i & MASK], memory_order_relaxed);
+}
+
+static inline void slot_set(struct weft__rq *q, uint16_t i,
+			    struct weft_task *t)
+{
+	atomic_store_explicit(&q->buf[i & MASK], t, memory_order_relaxed);
+}
 
 void weft__rq_init(struct weft__rq *q)
 {
 	unsigned i;
 
-	atomic_init(&q->head, 0);
-	atomic_init(&q->tail, 0);
+	atomic_init(&q->ht, 0);
 	for (i = 0; i < WEFT__RQ_CAP; i++)
 		atomic_init(&q->buf[i], NULL);
 }
 
-bool weft__rq_push(struct weft__rq *q, struct weft_task *t)
+bool weft__rq_push_tail(struct weft__rq *q, struct weft_task *t)
 {
-	uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-	uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+	uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
 
-	if (tail - head >= WEFT__RQ_CAP)
-		return false;
-	atomic_store_explicit(&q->buf[tail & MASK], t, memory_order_relaxed);
-	/* Pairs with the acquire loads of tail in pop, steal and len. */
-	atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
+	do {
+		if (LEN(v) >= WEFT__RQ_CAP)
+			return false;
+		slot_set(q, TAIL(v), t);
+	} while (!cas(q, &v, pack(v, HEAD(v), TAIL(v) + 1)));
 	return true;
 }
 
-struct weft_task *weft__rq_take_half(struct weft__rq *q, struct weft_task *t,
-				     struct weft_task **tail_out,
-				     unsigned *n_out)
+bool weft__rq_push_head(struct weft__rq *q, struct weft_task *t)
 {
-	uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-	uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
-	uint32_t n = (tail - head) / 2, i;
-	struct weft_task *first, *prev;
+	uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
 
-	if (n == 0 || tail - head < WEFT__RQ_CAP / 2)
-		return NULL;
-	/* Claim [head, head + n) before reading it as ours. */
-	if (!atomic_compare_exchange_strong_explicit(&q->head, &head, head + n,
-						     memory_order_acq_rel,
-						     memory_order_relaxed))
-		return NULL;
-	first = prev = atomic_load_explicit(&q->buf[head & MASK],
-					    memory_order_relaxed);
-	for (i = 1; i < n; i++) {
-		struct weft_task *x = atomic_load_explicit(
-			&q->buf[(head + i) & MASK], memory_order_relaxed);
-
-		prev->next = x;
-		prev = x;
-	}
-	prev->next = t;
-	t->next = NULL;
-	*tail_out = t;
-	*n_out = n + 1;
-	return first;
+	do {
+		if (LEN(v) >= WEFT__RQ_CAP)
+			return false;
+		slot_set(q, HEAD(v) - 1, t);
+	} while (!cas(q, &v, pack(v, HEAD(v) - 1, TAIL(v))));
+	return true;
 }
 
-struct weft_task *weft__rq_pop(struct weft__rq *q)
+struct weft_task *weft__rq_pop_tail(struct weft__rq *q)
 {
-	uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+	uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
 	struct weft_task *t;
 
-	for (;;) {
-		uint32_t tail = atomic_load_explicit(&q->tail,
-						     memory_order_relaxed);
-
-		if (head == tail)
+	do {
+		if (LEN(v) == 0)
 			return NULL;
-		t = atomic_load_explicit(&q->buf[head & MASK],
-					 memory_order_relaxed);
-		if (atomic_compare_exchange_weak_explicit(
-			    &q->head, &head, head + 1, memory_order_acq_rel,
-			    memory_order_acquire))
-			return t;
-	}
+		t = slot_get(q, TAIL(v) - 1);
+	} while (!cas(q, &v, pack(v, HEAD(v), TAIL(v) - 1)));
+	return t;
+}
+
+struct weft_task *weft__rq_pop_head(struct weft__rq *q)
+{
+	uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
+	struct weft_task *t;
+
+	do {
+		if (LEN(v) == 0)
+			return NULL;
+		t = slot_get(q, HEAD(v));
+	} while (!cas(q, &v, pack(v, HEAD(v) + 1, TAIL(v))));
+	return t;
+}
+
+/* Copy n slots from the head of src into out[]; then claim them. */
+static bool claim_head(struct weft__rq *src, uint64_t *v, unsigned n,
+		       struct weft_task **out)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		out[i] = slot_get(src, HEAD(*v) + i);
+	return cas(src, v, pack(*v, HEAD(*v) + n, TAIL(*v)));
+}
+
+unsigned weft__rq_take_half(struct weft__rq *q, struct weft_task **out)
+{
+	uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
+	unsigned n;
+
+	do {
+		if (LEN(v) < WEFT__RQ_CAP / 2)
+			return 0;
+		n = LEN(v) / 2;
+	} while (!claim_head(q, &v, n, out));
+	return n;
 }
 
 struct weft_task *weft__rq_steal_into(struct weft__rq *src,
 				      struct weft__rq *dst, unsigned *n_out)
 {
-	uint32_t dtail = atomic_load_explicit(&dst->tail, memory_order_relaxed);
-	uint32_t h, t, n, i;
+	struct weft_task *got[WEFT__RQ_CAP / 2 + 1];
+	uint64_t v = atomic_load_explicit(&src->ht, memory_order_acquire);
+	unsigned n, i;
 
-	for (;;) {
-		h = atomic_load_explicit(&src->head, memory_order_acquire);
-		t = atomic_load_explicit(&src->tail, memory_order_acquire);
-		n = t - h;
-		n -= n / 2;
+	do {
+		n = LEN(v) - LEN(v) / 2;
 		if (n == 0)
 			return NULL;
-		if (n > WEFT__RQ_CAP / 2 + 1)
-			continue; /* h and t read at different times: retry */
-		for (i = 0; i < n; i++) {
-			struct weft_task *x = atomic_load_explicit(
-				&src->buf[(h + i) & MASK],
-				memory_order_relaxed);
-
-			atomic_store_explicit(&dst->buf[(dtail + i) & MASK],
-					      x, memory_order_relaxed);
-		}
-		if (atomic_compare_exchange_strong_explicit(
-			    &src->head, &h, h + n, memory_order_acq_rel,
-			    memory_order_relaxed))
-			break;
-	}
+		if (n > WEFT__RQ_CAP / 2)
+			n = WEFT__RQ_CAP / 2;
+	} while (!claim_head(src, &v, n, got));
+	/* dst is ours and empty: one CAS publishes the rest. */
+	v = atomic_load_explicit(&dst->ht, memory_order_acquire);
+	do {
+		for (i = 1; i < n; i++)
+			slot_set(dst, TAIL(v) + i - 1, got[i]);
+	} while (!cas(dst, &v, pack(v, HEAD(v), TAIL(v) + n - 1)));
 	*n_out = n;
-	n--;
-	if (n)
-		atomic_store_explicit(&dst->tail, dtail + n,
-				      memory_order_release);
-	return atomic_load_explicit(&dst->buf[(dtail + n) & MASK],
-				    memory_order_relaxed);
+	return got[0];
 }

@@ -1,8 +1,15 @@
 /*
- * The per-worker run queue: a bounded ring of task pointers.  The owner
- * pushes at the tail with a plain store-release (no read-modify-write) and
- * pops at the head with one CAS; thieves take half of it with one CAS on the
- * head (Go's runq, and Tokio's queue without its second CAS).
+ * The per-worker run queue: a bounded deque of task pointers.
+ *
+ * The owner works both ends: new and woken tasks go on the tail and the
+ * owner takes its next task from the tail (LIFO, so fork/join runs depth
+ * first, as in Cilk: the live stacks stay bounded by the recursion depth);
+ * yielded tasks go on the head, the back of the line.  Thieves take half
+ * from the head: the oldest tasks, the biggest subtrees of a fork/join.
+ *
+ * Every operation is one CAS on a single word packing head, tail and a
+ * version, so any concurrent change makes a stale CAS fail (no ABA when the
+ * owner pops and pushes between a thief's read and its CAS).
  */
 #ifndef WEFT_RUNTIME_QUEUE_H
 #define WEFT_RUNTIME_QUEUE_H
@@ -25,42 +32,39 @@ struct weft_task;
 #endif
 
 struct weft__rq {
-	/* Consumers (owner pop, thieves) advance it by CAS. */
-	_Atomic uint32_t head weft__cacheline_aligned;
-	/* Owner only writes it (store-release); thieves read with acquire. */
-	_Atomic uint32_t tail weft__cacheline_aligned;
+	/* head (bits 0-15), tail (16-31), version (32-63).  Owner and
+	 * thieves change it only by CAS. */
+	_Atomic uint64_t ht weft__cacheline_aligned;
+	/* Written by the owner only, in slots outside [head, tail). */
 	_Atomic(struct weft_task *) buf[WEFT__RQ_CAP];
 };
 
 void weft__rq_init(struct weft__rq *q);
 
-/* Owner: push at the tail.  False when full (the caller overflows). */
-bool weft__rq_push(struct weft__rq *q, struct weft_task *t);
+/* Owner: push at the tail (runs next) or the head (runs last).  False
+ * when full: the caller overflows half of the queue (take_half). */
+bool weft__rq_push_tail(struct weft__rq *q, struct weft_task *t);
+bool weft__rq_push_head(struct weft__rq *q, struct weft_task *t);
 
-/*
- * Owner, queue full: take half of the queue out as a list linked through
- * task->next, with t appended, and return its head (*tail_out its tail,
- * *n_out its length).  NULL if thieves emptied it meanwhile: retry the push.
- */
-struct weft_task *weft__rq_take_half(struct weft__rq *q, struct weft_task *t,
-				     struct weft_task **tail_out,
-				     unsigned *n_out);
+/* Owner: pop the newest (tail) or the oldest (head); NULL when empty. */
+struct weft_task *weft__rq_pop_tail(struct weft__rq *q);
+struct weft_task *weft__rq_pop_head(struct weft__rq *q);
 
-/* Owner: pop at the head, NULL when empty. */
-struct weft_task *weft__rq_pop(struct weft__rq *q);
+/* Owner: move the oldest half of a queue at least half full into out[]
+ * (room for WEFT__RQ_CAP / 2); returns how many, 0 if it is not. */
+unsigned weft__rq_take_half(struct weft__rq *q, struct weft_task **out);
 
-/* Thief: move half of src (rounded up) into dst, which must be empty, and
- * return one of them; NULL when src was empty. */
+/* Thief: move the oldest half of src (rounded up) into dst, which must be
+ * empty, and return one of them; NULL when src was empty. */
 struct weft_task *weft__rq_steal_into(struct weft__rq *src,
 				      struct weft__rq *dst, unsigned *n_out);
 
 /* Any thread: how many tasks are queued (a snapshot). */
 static inline uint32_t weft__rq_len(struct weft__rq *q)
 {
-	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+	uint64_t v = atomic_load_explicit(&q->ht, memory_order_seq_cst);
 
-	return t - h;
+	return (uint16_t)((uint16_t)(v >> 16) - (uint16_t)v);
 }
 
 #endif /* WEFT_RUNTIME_QUEUE_H */

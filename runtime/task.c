@@ -46,7 +46,7 @@ void weft__task_unref(struct weft_task *t)
 						 memory_order_acq_rel);
 
 	if (T_REFS(old) == 1)
-		weft__free(t);
+		weft__free_sized(t, sizeof(*t));
 }
 
 static void report_failure(struct weft_task *t, int status)
@@ -236,7 +236,7 @@ void weft_detach(weft_task *t)
 	if (old & T_COMPLETE)
 		report_failure(t, t->status);
 	if (T_REFS(old) == 1)
-		weft__free(t);
+		weft__free_sized(t, sizeof(*t));
 }
 
 /* ----------------------------------------------------------------- yield */

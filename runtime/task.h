@@ -15,6 +15,7 @@
 
 #include "weft.h"
 #include "runtime/ctx.h"
+#include "runtime/inject.h"
 #include "runtime/sanitizer.h"
 
 struct worker;
@@ -60,6 +61,8 @@ struct weft_task {
 	struct weft_task *live_next;
 	uint64_t id;
 	char name[32];
+	/* Its one-task inject batch (inject.c). */
+	_Alignas(8) unsigned char inject[WEFT__INJECT_EMBED];
 };
 
 /* Allocate a task for fn(arg) on rt (not yet queued): two references. */

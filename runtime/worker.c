@@ -33,6 +33,10 @@
 #define LIFO_CAP 3
 /* Go/Tokio global queue interval. */
 #define INJECT_INTERVAL 61
+/* How often the owner takes from the old end of its own queue: often
+ * enough that a yielded task waits at most a few dozen picks behind newer
+ * work; prime, like 61, so the two do not fall on the same ticks. */
+#define HEAD_INTERVAL 31
 
 _Thread_local struct worker *weft__tls_worker
 	__attribute__((tls_model("initial-exec")));
@@ -54,46 +58,67 @@ static inline void count(_Atomic uint64_t *c)
 
 /* ------------------------------------------------------------------ queues */
 
-static void notify(struct weft_runtime *rt)
+/* A task went where another worker could take it: wake one if nobody is
+ * searching.  No fence needed: the queue CAS that published the task is
+ * seq_cst, and so is the idle check (idle.c). */
+static inline void notify(struct weft_runtime *rt)
 {
-	/* Pairs with the seq_cst transitions in idle.c. */
-	atomic_thread_fence(memory_order_seq_cst);
 	weft__idle_notify(&rt->idle);
 }
 
-/* Push at the back of our queue; when full, half of it goes to inject. */
-static void push_back(struct worker *w, struct weft_task *t)
+/* Our queue is full: move its oldest half to the inject queue. */
+static void overflow(struct worker *w)
 {
-	struct weft_task *first, *last;
-	unsigned n;
+	struct weft__inject_batch *b;
 
-	while (!weft__rq_push(&w->rq, t)) {
-		first = weft__rq_take_half(&w->rq, t, &last, &n);
-		if (first) {
-			weft__inject_push_batch(&w->rt->inject, first, last, n);
-			return;
-		}
-	}
+	b = weft__inject_batch_new(WEFT__RQ_CAP / 2);
+	if (!b)
+		weft__panic("out of memory moving a full run queue to the "
+			    "inject queue");
+	b->n = weft__rq_take_half(&w->rq, b->tasks);
+	if (b->n)
+		weft__inject_push_batch(&w->rt->inject, b);
+	else
+		weft__inject_batch_free(b);
+}
+
+/* Push at the tail (runs soon) or the head (runs last), then notify. */
+static void push_tail(struct worker *w, struct weft_task *t)
+{
+	while (!weft__rq_push_tail(&w->rq, t))
+		overflow(w);
+	notify(w->rt);
+}
+
+static void push_head(struct worker *w, struct weft_task *t)
+{
+	while (!weft__rq_push_head(&w->rq, t))
+		overflow(w);
+	notify(w->rt);
 }
 
 /* Take a batch from inject: one to run, the rest into our queue. */
 static struct weft_task *pop_inject(struct worker *w)
 {
-	struct weft_task *first, *t;
+	struct weft__inject_batch *b;
+	struct weft_task *t;
+	unsigned i;
 
 	if (weft__inject_empty(&w->rt->inject))
 		return NULL;
-	first = weft__inject_pop(&w->rt->inject, WEFT__RQ_CAP / 2);
-	if (!first)
+	b = weft__inject_pop(&w->rt->inject);
+	if (!b)
 		return NULL;
 	count(&w->c.inject_pops);
-	for (t = first->next; t;) {
-		struct weft_task *next = t->next;
-
-		push_back(w, t);
-		t = next;
-	}
-	return first;
+	t = b->tasks[0];
+	/* Oldest first at the head, so they keep their order. */
+	for (i = b->n; i-- > 1;)
+		while (!weft__rq_push_head(&w->rq, b->tasks[i]))
+			overflow(w);
+	weft__inject_batch_free(b);
+	if (b->n > 1)
+		notify(w->rt);
+	return t;
 }
 
 static void lifo_put(struct worker *w, struct weft_task *t)
@@ -101,10 +126,8 @@ static void lifo_put(struct worker *w, struct weft_task *t)
 	struct weft_task *prev = w->lifo;
 
 	w->lifo = t;
-	if (prev) {
-		push_back(w, prev);
-		notify(w->rt);
-	}
+	if (prev)
+		push_tail(w, prev);
 }
 
 void weft__schedule(struct weft_task *t)
@@ -245,10 +268,16 @@ static struct weft_task *next_local(struct worker *w)
 		w->lifo = NULL;
 		if (w->lifo_runs++ < LIFO_CAP)
 			return t;
-		push_back(w, t);
+		push_tail(w, t);
 	}
 	w->lifo_runs = 0;
-	t = weft__rq_pop(&w->rq);
+	/* Mostly newest first (depth first), but every HEAD_INTERVAL-th pick
+	 * takes the oldest so yielded tasks are not starved by a stream of
+	 * new ones. */
+	if (unlikely(w->tick % HEAD_INTERVAL == 0))
+		t = weft__rq_pop_head(&w->rq);
+	else
+		t = weft__rq_pop_tail(&w->rq);
 	if (t)
 		return t;
 	return pop_inject(w);
@@ -301,9 +330,7 @@ static void after_switch(struct worker *w)
 	w->pend_task = NULL;
 	switch (w->pend_action) {
 	case SW_YIELD:
-		push_back(w, t);
-		if (weft__rq_len(&w->rq) > 1)
-			notify(w->rt);
+		push_head(w, t);
 		break;
 	case SW_PARK:
 		weft__park_switched_out(t);
