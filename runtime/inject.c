@@ -37,6 +37,8 @@ struct weft__inject_batch *weft__inject_batch_new(unsigned n)
 	if (b) {
 		b->next = NULL;
 		b->n = n;
+		b->cap = n;
+		b->first = 0;
 		b->embedded = false;
 	}
 	return b;
@@ -46,7 +48,7 @@ void weft__inject_batch_free(struct weft__inject_batch *b)
 {
 	if (b->embedded)
 		return;
-	weft__free_sized(b, sizeof(*b) + b->n * sizeof(b->tasks[0]));
+	weft__free_sized(b, sizeof(*b) + b->cap * sizeof(b->tasks[0]));
 }
 
 void weft__inject_push_batch(struct weft__inject *q,
@@ -60,7 +62,8 @@ void weft__inject_push_batch(struct weft__inject *q,
 		q->head = b;
 	q->tail = b;
 	/* seq_cst RMW: ordered before the pusher's idle check (idle.c). */
-	atomic_fetch_add_explicit(&q->len, b->n, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&q->len, b->n - b->first,
+				  memory_order_seq_cst);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -70,10 +73,24 @@ void weft__inject_push(struct weft__inject *q, struct weft_task *t)
 	 * one-task batch is free: a wake never needs to allocate. */
 	struct weft__inject_batch *b = (struct weft__inject_batch *)t->inject;
 
-	b->n = 1;
+	b->n = b->cap = 1;
+	b->first = 0;
 	b->embedded = true;
 	b->tasks[0] = t;
 	weft__inject_push_batch(q, b);
+}
+
+void weft__inject_push_front(struct weft__inject *q,
+			     struct weft__inject_batch *b)
+{
+	pthread_mutex_lock(&q->lock);
+	b->next = q->head;
+	q->head = b;
+	if (!q->tail)
+		q->tail = b;
+	atomic_fetch_add_explicit(&q->len, b->n - b->first,
+				  memory_order_seq_cst);
+	pthread_mutex_unlock(&q->lock);
 }
 
 struct weft__inject_batch *weft__inject_pop(struct weft__inject *q)
@@ -88,7 +105,7 @@ struct weft__inject_batch *weft__inject_pop(struct weft__inject *q)
 		q->head = b->next;
 		if (!q->head)
 			q->tail = NULL;
-		atomic_fetch_sub_explicit(&q->len, b->n,
+		atomic_fetch_sub_explicit(&q->len, b->n - b->first,
 					  memory_order_release);
 	}
 	pthread_mutex_unlock(&q->lock);

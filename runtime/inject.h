@@ -18,7 +18,9 @@ struct weft_task;
 
 struct weft__inject_batch {
 	struct weft__inject_batch *next;
-	unsigned n;
+	unsigned n;		/* tasks[0..n) were filled */
+	unsigned cap;		/* room allocated, for the sized free */
+	unsigned first;		/* tasks[first..n) are still queued */
 	bool embedded;		/* lives inside its one task: not freed */
 	struct weft_task *tasks[];
 };
@@ -39,6 +41,9 @@ void weft__inject_push_batch(struct weft__inject *q,
 			     struct weft__inject_batch *b);
 /* Push one task (never allocates). */
 void weft__inject_push(struct weft__inject *q, struct weft_task *t);
+/* Put a partly consumed batch back at the front (it was the oldest). */
+void weft__inject_push_front(struct weft__inject *q,
+			     struct weft__inject_batch *b);
 /* Pop the oldest batch (free it with weft__inject_batch_free). */
 struct weft__inject_batch *weft__inject_pop(struct weft__inject *q);
 void weft__inject_batch_free(struct weft__inject_batch *b);

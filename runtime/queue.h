@@ -23,12 +23,14 @@
 
 struct weft_task;
 
-/* 256: as Go and Tokio; room for a burst of spawns before overflow.  The
- * small_queues build uses 4 so overflow and stealing run constantly. */
+/* 1024 (Go and Tokio use 256): yield_many's 500 tasks per worker then
+ * never overflow to the inject queue and back, which cost a third of its
+ * time at 256; 8 KiB per worker.  The small_queues build uses 4 so overflow
+ * and stealing run constantly. */
 #if WEFT_SMALL_QUEUES
 #define WEFT__RQ_CAP 4u
 #else
-#define WEFT__RQ_CAP 256u
+#define WEFT__RQ_CAP 1024u
 #endif
 
 struct weft__rq {

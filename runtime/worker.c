@@ -97,12 +97,14 @@ static void push_head(struct worker *w, struct weft_task *t)
 	notify(w->rt);
 }
 
-/* Take a batch from inject: one to run, the rest into our queue. */
+/* Take from inject: one task to run, and as many more as fit in our queue
+ * without overflowing (the rest goes back to the front of inject, so tasks
+ * do not bounce between a full queue and inject). */
 static struct weft_task *pop_inject(struct worker *w)
 {
 	struct weft__inject_batch *b;
 	struct weft_task *t;
-	unsigned i;
+	unsigned room, i;
 
 	if (weft__inject_empty(&w->rt->inject))
 		return NULL;
@@ -110,13 +112,19 @@ static struct weft_task *pop_inject(struct worker *w)
 	if (!b)
 		return NULL;
 	count(&w->c.inject_pops);
-	t = b->tasks[0];
-	/* Oldest first at the head, so they keep their order. */
-	for (i = b->n; i-- > 1;)
-		while (!weft__rq_push_head(&w->rq, b->tasks[i]))
-			overflow(w);
-	weft__inject_batch_free(b);
-	if (b->n > 1)
+	t = b->tasks[b->first++];
+	room = WEFT__RQ_CAP - weft__rq_len(&w->rq);
+	if (room > b->n - b->first)
+		room = b->n - b->first;
+	/* Newest of the taken ones first at the head, so they keep order. */
+	for (i = b->first + room; i-- > b->first;)
+		weft__rq_push_head(&w->rq, b->tasks[i]);
+	b->first += room;
+	if (b->first < b->n)
+		weft__inject_push_front(&w->rt->inject, b);
+	else
+		weft__inject_batch_free(b);
+	if (room)
 		notify(w->rt);
 	return t;
 }
@@ -498,6 +506,13 @@ static void park(struct worker *w)
 	w->searching = false;
 	if (last && work_anywhere(rt))
 		weft__idle_notify(&rt->idle);
+	/* Shutdown wakes every parked worker once; one that registered just
+	 * after that (the idle lock orders the two) wakes everyone itself,
+	 * itself included, instead of sleeping through it. */
+	if (atomic_load_explicit(&rt->stopping, memory_order_acquire) ||
+	    atomic_load_explicit(&rt->cancel_epoch, memory_order_acquire) !=
+		    w->epoch_seen)
+		weft__idle_unpark_all(&rt->idle);
 	count(&w->c.parks);
 	/* acquire: pairs with the release in weft__worker_unpark. */
 	while (!atomic_exchange_explicit(&w->unpark, 0, memory_order_acquire))
