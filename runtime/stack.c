@@ -6,15 +6,19 @@
  * carved from regions of STACKS_PER_REGION.  While the budget allows, a
  * region is mapped PROT_NONE and each stack made read-write above its own
  * guard page; past the budget (half of max_map_count, leaving the rest to
- * the allocator, rings and the program), regions have no guards and each
- * stack carries a canary at its bottom that the scheduler checks whenever
- * the task switches out.  We say so once on stderr.
+ * the allocator, rings and the program), regions have no guards: stacks sit
+ * back to back above one spare page, and a stack that overflows runs into
+ * the canary that ends the descriptor of the stack below (or of the spare
+ * page), which the scheduler checks whenever the task switches out.  We say
+ * so once on stderr.
  *
  * Free stacks go to the worker's cache (no lock).  Past its cap the worker
- * returns half to the pool after madvise(MADV_DONTNEED) so idle stacks cost
- * no RAM; the pool is a mutex-protected list, touched only on that slow path
- * and when a worker's cache is empty.  Regions are unmapped when the runtime
- * is freed.
+ * returns half to the pool's hot list; workers about to park trim hot
+ * stacks beyond a reserve with madvise(MADV_DONTNEED), so idle stacks stop
+ * costing RAM without a syscall per stack on the hot path.  The pool is a
+ * mutex-protected pair of lists, touched only on those slow paths and when
+ * a worker's cache is empty.  Regions are unmapped when the runtime is
+ * freed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +31,9 @@
 #include "runtime/stack.h"
 
 #define STACKS_PER_REGION 16
+/* Returned stacks kept untrimmed for reuse: a burst of this many spawns
+ * needs no page faults. */
+#define HOT_RESERVE 256
 
 struct region {
 	struct region *next;
@@ -74,6 +81,8 @@ void weft__stack_pool_destroy(struct weft__stack_pool *p)
 
 	for (s = p->free; s; s = s->next)
 		weft__san_stack_deregister(s->vg_id);
+	for (s = p->hot; s; s = s->next)
+		weft__san_stack_deregister(s->vg_id);
 	for (r = p->regions; r; r = next) {
 		next = r->next;
 		munmap(r->base, r->len);
@@ -95,8 +104,7 @@ static struct weft__stack *carve(struct weft__stack_pool *p, char *lo,
 	s->guarded = guarded;
 	s->next = NULL;
 	s->vg_id = weft__san_stack_register(lo, span);
-	if (!guarded)
-		*(uint64_t *)lo = WEFT__STACK_CANARY;
+	s->canary = WEFT__STACK_CANARY;
 	return s;
 }
 
@@ -117,7 +125,7 @@ static int grow_locked(struct weft__stack_pool *p)
 	size_t ps = page_size(), span = p->stack_size;
 	bool guarded = p->guarded_maps + 2 * STACKS_PER_REGION <= p->map_budget;
 	size_t per = guarded ? span + ps : span;
-	size_t len = per * STACKS_PER_REGION, i;
+	size_t len = per * STACKS_PER_REGION + (guarded ? 0 : ps), i;
 	struct region *r;
 	char *base;
 
@@ -138,11 +146,15 @@ static int grow_locked(struct weft__stack_pool *p)
 			return -ENOMEM;
 		}
 	}
-	if (guarded)
+	if (guarded) {
 		p->guarded_maps += 2 * STACKS_PER_REGION;
-	else
+	} else {
+		/* The spare page below the first stack ends in a canary. */
+		((uint64_t *)(base + ps))[-1] = WEFT__STACK_CANARY;
+		base += ps;
 		warn_unguarded_locked(p);
-	r->base = base;
+	}
+	r->base = guarded ? base : base - ps;
 	r->len = len;
 	r->next = p->regions;
 	p->regions = r;
@@ -162,15 +174,24 @@ static void refill(struct weft__stack_pool *p, struct weft__stack_cache *c)
 	unsigned want = WEFT__STACK_CACHE_CAP / 2;
 
 	pthread_mutex_lock(&p->lock);
-	if (!p->free && grow_locked(p) != 0) {
+	if (!p->hot && !p->free && grow_locked(p) != 0) {
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
-	while (p->free && c->n < want) {
-		struct weft__stack *s = p->free;
+	/* Hot (resident) stacks first: no page faults. */
+	while (c->n < want && (p->hot || p->free)) {
+		struct weft__stack *s;
 
-		p->free = s->next;
-		p->nfree--;
+		if (p->hot) {
+			s = p->hot;
+			p->hot = s->next;
+			__atomic_store_n(&p->nhot, p->nhot - 1,
+					 __ATOMIC_RELAXED);
+		} else {
+			s = p->free;
+			p->free = s->next;
+			p->nfree--;
+		}
 		s->next = c->head;
 		c->head = s;
 		c->n++;
@@ -202,8 +223,34 @@ static void trim(struct weft__stack *s)
 
 	if (len > ps)
 		madvise(s->lo, len, MADV_DONTNEED);
-	if (!s->guarded)
-		*(uint64_t *)s->lo = WEFT__STACK_CANARY;
+}
+
+void weft__stack_pool_trim(struct weft__stack_pool *p, unsigned max)
+{
+	struct weft__stack *s;
+
+	/* A peek without the lock: a hint is enough. */
+	if (__atomic_load_n(&p->nhot, __ATOMIC_RELAXED) <= HOT_RESERVE)
+		return;
+	while (max--) {
+		pthread_mutex_lock(&p->lock);
+		s = NULL;
+		if (p->nhot > HOT_RESERVE) {
+			s = p->hot;
+			p->hot = s->next;
+			__atomic_store_n(&p->nhot, p->nhot - 1,
+					 __ATOMIC_RELAXED);
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (!s)
+			return;
+		trim(s);
+		pthread_mutex_lock(&p->lock);
+		s->next = p->free;
+		p->free = s;
+		p->nfree++;
+		pthread_mutex_unlock(&p->lock);
+	}
 }
 
 static void give_back(struct weft__stack_pool *p, struct weft__stack_cache *c,
@@ -217,7 +264,6 @@ static void give_back(struct weft__stack_pool *p, struct weft__stack_cache *c,
 
 		c->head = s->next;
 		c->n--;
-		trim(s);
 		s->next = batch;
 		batch = s;
 		if (!last)
@@ -227,9 +273,9 @@ static void give_back(struct weft__stack_pool *p, struct weft__stack_cache *c,
 	if (!batch)
 		return;
 	pthread_mutex_lock(&p->lock);
-	last->next = p->free;
-	p->free = batch;
-	p->nfree += n;
+	last->next = p->hot;
+	p->hot = batch;
+	__atomic_store_n(&p->nhot, p->nhot + n, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -15,8 +15,14 @@ struct weft__stack {
 	struct weft__stack *next;	/* free-list link (owner of the list) */
 	void *lo;			/* lowest usable byte (above the guard) */
 	size_t size;			/* usable bytes below the descriptor */
-	bool guarded;			/* false: canary-checked instead */
-	unsigned vg_id;			/* Valgrind stack id */
+	uint32_t guarded;		/* 0: canary-checked instead */
+	uint32_t vg_id;			/* Valgrind stack id */
+	/* Last, so it ends exactly where the next stack up begins: that
+	 * stack overflows into it first.  Checked at every switch out of
+	 * an unguarded stack, in the page that holds this descriptor and is
+	 * resident anyway (a canary at the stack's own bottom would cost a
+	 * page of RSS per parked task). */
+	uint64_t canary;
 };
 
 /* Process-wide state of one runtime's stacks (shared by its workers). */
@@ -24,6 +30,8 @@ struct weft__stack_pool {
 	pthread_mutex_t lock;
 	struct weft__stack *free;	/* trimmed stacks; under lock */
 	size_t nfree;
+	struct weft__stack *hot;	/* returned, not trimmed; under lock */
+	size_t nhot;
 	struct region *regions;		/* every mapping; under lock */
 	size_t stack_size;		/* usable size, page multiple */
 	size_t guarded_maps;		/* mappings spent on guards; under lock */
@@ -50,6 +58,9 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *p,
 				    struct weft__stack_cache *c);
 void weft__stack_put(struct weft__stack_pool *p, struct weft__stack_cache *c,
 		     struct weft__stack *s);
+/* Idle-time housekeeping: trim up to max returned stacks beyond the hot
+ * reserve, so a burst's stacks stop costing RAM without slowing the burst. */
+void weft__stack_pool_trim(struct weft__stack_pool *p, unsigned max);
 /* Give every cached stack back to the pool (worker exit). */
 void weft__stack_cache_flush(struct weft__stack_pool *p,
 			     struct weft__stack_cache *c);
@@ -59,7 +70,8 @@ void weft__stack_cache_flush(struct weft__stack_pool *p,
 
 static inline bool weft__stack_overflowed(const struct weft__stack *s)
 {
-	return !s->guarded && *(const uint64_t *)s->lo != WEFT__STACK_CANARY;
+	return !s->guarded &&
+	       ((const uint64_t *)s->lo)[-1] != WEFT__STACK_CANARY;
 }
 
 #endif /* WEFT_RUNTIME_STACK_H */

@@ -498,6 +498,9 @@ static void park(struct worker *w)
 	bool last;
 
 	drain_remote_exits(w);
+	/* Idle: return a burst's stacks to the kernel, a slice at a time so
+	 * new work is not kept waiting (64 madvise calls, ~100 us). */
+	weft__stack_pool_trim(&rt->stacks, 64);
 	if (atomic_load_explicit(&rt->shutdown, memory_order_acquire))
 		weft__runtime_check_quiescent(rt);
 	if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
