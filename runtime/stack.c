@@ -79,10 +79,14 @@ void weft__stack_pool_destroy(struct weft__stack_pool *p)
 	struct region *r, *next;
 	struct weft__stack *s;
 
-	for (s = p->free; s; s = s->next)
+	for (s = p->free; s; s = s->next) {
 		weft__san_stack_deregister(s->vg_id);
-	for (s = p->hot; s; s = s->next)
+		weft__san_fiber_free(s->tsan);
+	}
+	for (s = p->hot; s; s = s->next) {
 		weft__san_stack_deregister(s->vg_id);
+		weft__san_fiber_free(s->tsan);
+	}
 	for (r = p->regions; r; r = next) {
 		next = r->next;
 		munmap(r->base, r->len);
@@ -105,6 +109,7 @@ static struct weft__stack *carve(struct weft__stack_pool *p, char *lo,
 	s->next = NULL;
 	s->vg_id = weft__san_stack_register(lo, span);
 	s->canary = WEFT__STACK_CANARY;
+	s->tsan = NULL;
 	return s;
 }
 

@@ -17,6 +17,9 @@ struct weft__stack {
 	size_t size;			/* usable bytes below the descriptor */
 	uint32_t guarded;		/* 0: canary-checked instead */
 	uint32_t vg_id;			/* Valgrind stack id */
+	/* TSan fiber of whatever task runs here: made on first use, kept
+	 * with the stack (creating one per task costs ~0.3 ms under TSan). */
+	void *tsan;
 	/* Last, so it ends exactly where the next stack up begins: that
 	 * stack overflows into it first.  Checked at every switch out of
 	 * an unguarded stack, in the page that holds this descriptor and is

@@ -245,7 +245,9 @@ static bool first_run(struct worker *w, struct weft_task *t)
 	t->san.lo = s->lo;
 	t->san.size = s->size;
 	t->san.asan_fake = NULL;
-	t->san.tsan = weft__san_fiber_new();
+	if (!s->tsan)
+		s->tsan = weft__san_fiber_new();
+	t->san.tsan = s->tsan;
 	weft__ctx_make(&t->ctx, s->lo, s->size, task_entry, t);
 	live_link(w, t);
 	return true;
@@ -306,8 +308,6 @@ static void exit_finish(struct worker *w, struct weft_task *t)
 	struct worker *home = t->home;
 
 	weft__stack_put(&w->rt->stacks, &w->stacks, t->stack);
-	weft__san_fiber_free(t->san.tsan);
-	t->san.tsan = NULL;
 	if (home == w) {
 		live_unlink(w, t);
 		weft__task_unref(t);
