@@ -1,0 +1,136 @@
+/*
+ * Shared test helpers.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/helpers.h"
+
+int t_run_cfg(int (*fn)(void *), void *arg, unsigned workers,
+	      const weft_config *cfg)
+{
+	weft_config c;
+
+	if (cfg)
+		c = *cfg;
+	else
+		memset(&c, 0, sizeof(c));
+	if (workers)
+		c.workers = workers;
+	return weft_run(fn, arg, &c);
+}
+
+int t_run(int (*fn)(void *), void *arg, unsigned workers)
+{
+	return t_run_cfg(fn, arg, workers, NULL);
+}
+
+/* Parse WEFT_STRESS_SCALE into a multiplier and a divisor. */
+static void stress_parse(unsigned *mul, unsigned *div)
+{
+	const char *s = getenv("WEFT_STRESS_SCALE");
+	unsigned long v;
+	char *end;
+
+	*mul = 1;
+	*div = 1;
+	if (!s || !*s)
+		return;
+	if (!strncmp(s, "1/", 2))
+		s += 2;
+	else if (*s == '/')
+		s += 1;
+	else {
+		v = strtoul(s, &end, 10);
+		if (!*end && v >= 1 && v <= 1000000)
+			*mul = (unsigned)v;
+		return;
+	}
+	v = strtoul(s, &end, 10);
+	if (!*end && v >= 1 && v <= 1000000)
+		*div = (unsigned)v;
+}
+
+unsigned t_stress_scale(void)
+{
+	unsigned mul, div;
+
+	stress_parse(&mul, &div);
+	return mul;
+}
+
+unsigned t_stress_div(void)
+{
+	unsigned mul, div;
+
+	stress_parse(&mul, &div);
+	return div;
+}
+
+uint64_t t_scaled(uint64_t n)
+{
+	unsigned mul, div;
+	uint64_t r;
+
+	stress_parse(&mul, &div);
+	r = n * mul / div;
+	return r ? r : 1;
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+uint64_t t_seed(void)
+{
+	const char *s = getenv("WEFT_TEST_SEED");
+	struct timespec ts;
+	uint64_t x;
+
+	if (s && *s)
+		return strtoull(s, NULL, 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	x = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^
+	    ((uint64_t)getpid() << 32);
+	return splitmix64(&x);
+}
+
+void t_rng_init(t_rng *r, uint64_t seed)
+{
+	uint64_t x = seed;
+
+	r->s = splitmix64(&x);
+	if (!r->s)
+		r->s = 1;
+}
+
+uint64_t t_rand(t_rng *r)
+{
+	uint64_t x = r->s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	r->s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+uint64_t t_rand_below(t_rng *r, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)t_rand(r) * n) >> 64);
+}
+
+double t_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,52 @@
+/*
+ * Shared test helpers (prefixed t_, liburing style).
+ */
+#ifndef WEFT_TESTS_HELPERS_H
+#define WEFT_TESTS_HELPERS_H
+
+#include <stdint.h>
+
+#include "weft.h"
+
+/*
+ * Build a fresh runtime with `workers` workers (a zeroed weft_config with
+ * .workers set), run fn(arg) as its main task through weft_run and return
+ * the status weft_run returned.
+ */
+int t_run(int (*fn)(void *), void *arg, unsigned workers);
+
+/* Same, with the caller's config (its .workers is overridden when
+ * workers != 0). */
+int t_run_cfg(int (*fn)(void *), void *arg, unsigned workers,
+	      const weft_config *cfg);
+
+/*
+ * WEFT_STRESS_SCALE sizes the stress tests.  "N" multiplies the work by N;
+ * "1/N" (or "/N") divides it by N, for slow builds (valgrind, sanitizers).
+ * Unset, empty or bad: 1.  t_stress_scale() is the multiplier (1 when the
+ * value is a divisor), t_stress_div() the divisor (1 when a multiplier),
+ * and t_scaled(n) = max(1, n * scale / div).
+ */
+unsigned t_stress_scale(void);
+unsigned t_stress_div(void);
+uint64_t t_scaled(uint64_t n);
+
+/*
+ * A small seeded PRNG (splitmix64 seeding xorshift64*).  t_seed() is
+ * WEFT_TEST_SEED when set, else derived from the clock and pid; print it so
+ * a failure can be replayed.
+ */
+typedef struct {
+	uint64_t s;
+} t_rng;
+
+uint64_t t_seed(void);
+void t_rng_init(t_rng *r, uint64_t seed);
+uint64_t t_rand(t_rng *r);
+/* Uniform in [0, n); n > 0. */
+uint64_t t_rand_below(t_rng *r, uint64_t n);
+
+/* Monotonic clock in seconds, for reporting durations. */
+double t_now(void);
+
+#endif /* WEFT_TESTS_HELPERS_H */
