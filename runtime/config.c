@@ -3,6 +3,7 @@
  * zero, then validation.  A bad value is -EINVAL, never a silent clamp.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,20 @@ static int env_u64(const char *name, uint64_t *out)
 	return 0;
 }
 
+long weft__online_cpus(void)
+{
+	/* sysconf reads /sys each time; the count is fixed for our purposes
+	 * once a runtime has started. */
+	static _Atomic long cached;
+	long n = atomic_load_explicit(&cached, memory_order_relaxed);
+
+	if (!n) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		atomic_store_explicit(&cached, n, memory_order_relaxed);
+	}
+	return n;
+}
+
 int weft__config_resolve(const weft_config *cfg, weft_config *out)
 {
 	uint64_t v;
@@ -44,7 +59,7 @@ int weft__config_resolve(const weft_config *cfg, weft_config *out)
 		out->workers = (unsigned)v;
 	}
 	if (!out->workers) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		ncpu = weft__online_cpus();
 		out->workers = ncpu > 0 ? (unsigned)ncpu : 1;
 	}
 	if (out->workers > WORKERS_MAX)

@@ -102,8 +102,14 @@ bool weft__idle_to_parked(struct weft__idle *idle, struct worker *w,
 void weft__idle_unpark_all(struct weft__idle *idle)
 {
 	struct worker *w;
+	unsigned n;
 
-	for (;;) {
+	/* Only those asleep now: a woken worker that parks again must not
+	 * be woken again by this call, or the two ping-pong for a while. */
+	pthread_mutex_lock(&idle->lock);
+	n = idle->nsleepers;
+	pthread_mutex_unlock(&idle->lock);
+	while (n--) {
 		pthread_mutex_lock(&idle->lock);
 		w = NULL;
 		if (idle->nsleepers > 0) {

@@ -53,7 +53,7 @@ static struct worker *worker_new(struct weft_runtime *rt, unsigned index)
 
 static void pin(pthread_t th, unsigned index)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = weft__online_cpus();
 	cpu_set_t set;
 
 	if (ncpu <= 0)

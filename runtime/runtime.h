@@ -34,6 +34,9 @@ struct weft_runtime {
 	_Atomic uint64_t ext_ids;
 };
 
+/* Online CPUs (cached after the first call). */
+long weft__online_cpus(void);
+
 /* Resolve cfg (NULL allowed) into out with defaults and environment. */
 int weft__config_resolve(const weft_config *cfg, weft_config *out);
 

@@ -3,7 +3,7 @@
  *
  * vm.max_map_count (65,530 by default) bounds the mappings of a process, and
  * a guard page splits a mapping: a guarded stack costs two.  So stacks are
- * carved from regions of STACKS_PER_REGION.  While the budget allows, a
+ * carved from regions of REGION_MIN to REGION_MAX stacks.  While the budget allows, a
  * region is mapped PROT_NONE and each stack made read-write above its own
  * guard page; past the budget (half of max_map_count, leaving the rest to
  * the allocator, rings and the program), regions have no guards: stacks sit
@@ -21,6 +21,7 @@
  * freed.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,7 +31,10 @@
 #include "runtime/sanitizer.h"
 #include "runtime/stack.h"
 
-#define STACKS_PER_REGION 16
+/* Regions start small (start-up maps 2 stacks, not 16: one mprotect per
+ * guarded stack) and double up to 64 stacks per mapping. */
+#define REGION_MIN 2
+#define REGION_MAX 64
 /* Returned stacks kept untrimmed for reuse: a burst of this many spawns
  * needs no page faults. */
 #define HOT_RESERVE 256
@@ -50,16 +54,25 @@ static size_t page_size(void)
 	return ps;
 }
 
+/* Read once per process: a sysctl that changes mid-run only matters to
+ * runtimes created after the change, and startup should not pay a file
+ * read per runtime. */
 static size_t read_max_map_count(void)
 {
-	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-	unsigned long v = 65530;
+	static _Atomic unsigned long cached;
+	unsigned long v = atomic_load_explicit(&cached, memory_order_relaxed);
+	FILE *f;
 
+	if (v)
+		return v;
+	v = 65530;
+	f = fopen("/proc/sys/vm/max_map_count", "r");
 	if (f) {
 		if (fscanf(f, "%lu", &v) != 1)
 			v = 65530;
 		fclose(f);
 	}
+	atomic_store_explicit(&cached, v, memory_order_relaxed);
 	return v;
 }
 
@@ -128,9 +141,10 @@ static void warn_unguarded_locked(struct weft__stack_pool *p)
 static int grow_locked(struct weft__stack_pool *p)
 {
 	size_t ps = page_size(), span = p->stack_size;
-	bool guarded = p->guarded_maps + 2 * STACKS_PER_REGION <= p->map_budget;
+	size_t k = p->region_next ? p->region_next : REGION_MIN;
+	bool guarded = p->guarded_maps + 2 * k <= p->map_budget;
 	size_t per = guarded ? span + ps : span;
-	size_t len = per * STACKS_PER_REGION + (guarded ? 0 : ps), i;
+	size_t len = per * k + (guarded ? 0 : ps), i;
 	struct region *r;
 	char *base;
 
@@ -143,7 +157,7 @@ static int grow_locked(struct weft__stack_pool *p)
 		weft__free(r);
 		return -ENOMEM;
 	}
-	for (i = 0; guarded && i < STACKS_PER_REGION; i++) {
+	for (i = 0; guarded && i < k; i++) {
 		if (mprotect(base + i * per + ps, span,
 			     PROT_READ | PROT_WRITE) != 0) {
 			munmap(base, len);
@@ -152,7 +166,7 @@ static int grow_locked(struct weft__stack_pool *p)
 		}
 	}
 	if (guarded) {
-		p->guarded_maps += 2 * STACKS_PER_REGION;
+		p->guarded_maps += 2 * k;
 	} else {
 		/* The spare page below the first stack ends in a canary. */
 		((uint64_t *)(base + ps))[-1] = WEFT__STACK_CANARY;
@@ -163,7 +177,8 @@ static int grow_locked(struct weft__stack_pool *p)
 	r->len = len;
 	r->next = p->regions;
 	p->regions = r;
-	for (i = 0; i < STACKS_PER_REGION; i++) {
+	p->region_next = k * 2 < REGION_MAX ? k * 2 : REGION_MAX;
+	for (i = 0; i < k; i++) {
 		struct weft__stack *s = carve(p, base + i * per +
 					      (guarded ? ps : 0), guarded);
 		s->next = p->free;
