@@ -18,10 +18,51 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 
+/* Task blocks come from the current worker's cache when there is one:
+ * spawn and exit then cost no allocator call (blocks are all one size, so
+ * any worker may reuse any block). */
+static struct weft_task *task_alloc(void)
+{
+	struct worker *w = weft__tls_worker;
+	struct weft_task *t;
+
+	if (w && w->tcb_cache) {
+		t = w->tcb_cache;
+		w->tcb_cache = t->next;
+		w->tcb_n--;
+		return t;
+	}
+	return weft__malloc(sizeof(*t));
+}
+
+static void task_free(struct weft_task *t)
+{
+	struct worker *w = weft__tls_worker;
+
+	if (w && w->tcb_n < WEFT__TCB_CACHE_CAP) {
+		t->next = w->tcb_cache;
+		w->tcb_cache = t;
+		w->tcb_n++;
+		return;
+	}
+	weft__free_sized(t, sizeof(*t));
+}
+
+void weft__worker_tcb_flush(struct worker *w)
+{
+	struct weft_task *t;
+
+	while ((t = w->tcb_cache)) {
+		w->tcb_cache = t->next;
+		weft__free_sized(t, sizeof(*t));
+	}
+	w->tcb_n = 0;
+}
+
 struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 				 void *arg, uint64_t id)
 {
-	struct weft_task *t = weft__malloc(sizeof(*t));
+	struct weft_task *t = task_alloc();
 
 	if (!t)
 		return NULL;
@@ -42,11 +83,15 @@ struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 
 void weft__task_unref(struct weft_task *t)
 {
-	uint64_t old = atomic_fetch_sub_explicit(&t->state, T_REF_ONE,
-						 memory_order_acq_rel);
+	uint64_t old = atomic_load_explicit(&t->state, memory_order_acquire);
 
+	/* The last reference: nobody else can touch the block, so skip the
+	 * read-modify-write (a detached task's exit then has none). */
+	if (T_REFS(old) != 1)
+		old = atomic_fetch_sub_explicit(&t->state, T_REF_ONE,
+						memory_order_acq_rel);
 	if (T_REFS(old) == 1)
-		weft__free_sized(t, sizeof(*t));
+		task_free(t);
 }
 
 static void report_failure(struct weft_task *t, int status)
@@ -60,9 +105,15 @@ static void report_failure(struct weft_task *t, int status)
 
 void weft__task_complete(struct weft_task *t, int status)
 {
-	uint64_t old;
+	uint64_t old = atomic_load_explicit(&t->state, memory_order_acquire);
 
 	t->status = status;
+	if ((old & T_DETACHED) && T_REFS(old) == 1) {
+		/* Detached and only our reference left: no joiner, and
+		 * nobody will look at T_COMPLETE. */
+		report_failure(t, status);
+		return;
+	}
 	/* release: status before T_COMPLETE; acquire: the joiner's fields. */
 	old = atomic_fetch_or_explicit(&t->state, T_COMPLETE,
 				       memory_order_acq_rel);
@@ -236,7 +287,7 @@ void weft_detach(weft_task *t)
 	if (old & T_COMPLETE)
 		report_failure(t, t->status);
 	if (T_REFS(old) == 1)
-		weft__free_sized(t, sizeof(*t));
+		task_free(t);
 }
 
 /* ----------------------------------------------------------------- yield */

@@ -572,6 +572,7 @@ void *weft__worker_main(void *arg)
 	}
 	drain_remote_exits(w);
 	weft__stack_cache_flush(&rt->stacks, &w->stacks);
+	weft__worker_tcb_flush(w);
 	weft__tls_worker = NULL;
 	return NULL;
 }

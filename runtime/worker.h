@@ -57,6 +57,8 @@ struct worker {
 	uint64_t rng;
 	uint64_t next_id;
 	struct weft_task *live;		/* tasks that first ran here */
+	struct weft_task *tcb_cache;	/* free task blocks (task.c) */
+	unsigned tcb_n;
 	unsigned epoch_seen;		/* last cancel epoch acted on */
 	struct worker_counters c;
 
@@ -84,6 +86,11 @@ struct worker *weft__worker_self(void);
 /* Coop budget: 128 weft calls without suspending, as Tokio ("picked mostly
  * because it felt good"; tail latency cut ~3x in their measurements). */
 #define WEFT__BUDGET 128
+
+/* Free task blocks a worker keeps: enough for a burst of spawns and
+ * exits without the allocator; 256 blocks are ~80 KiB. */
+#define WEFT__TCB_CACHE_CAP 256
+void weft__worker_tcb_flush(struct worker *w);
 
 void *weft__worker_main(void *arg);
 void weft__worker_unpark(struct worker *w);
