@@ -40,7 +40,8 @@ weft__ctx_switch:
 	/* Not ret: the return-stack predictor always misses here (we return
 	 * to a different call than the one that entered), while an indirect
 	 * jump is predicted from its history (switch pairs repeat). */
-	ret
+	popq	%rcx
+	jmpq	*%rcx
 	.cfi_endproc
 	.size	weft__ctx_switch, .-weft__ctx_switch
 
