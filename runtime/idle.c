@@ -101,26 +101,16 @@ bool weft__idle_to_parked(struct weft__idle *idle, struct worker *w,
 
 void weft__idle_unpark_all(struct weft__idle *idle)
 {
-	struct worker *w;
-	unsigned n;
-
-	/* Only those asleep now: a woken worker that parks again must not
-	 * be woken again by this call, or the two ping-pong for a while. */
+	/* Wake under the lock: a woken worker that parks again needs the
+	 * lock, so it cannot be popped (and woken) twice while an original
+	 * sleeper is left asleep. */
 	pthread_mutex_lock(&idle->lock);
-	n = idle->nsleepers;
-	pthread_mutex_unlock(&idle->lock);
-	while (n--) {
-		pthread_mutex_lock(&idle->lock);
-		w = NULL;
-		if (idle->nsleepers > 0) {
-			w = idle->sleepers[--idle->nsleepers];
-			atomic_fetch_add_explicit(&idle->state,
-						  SEARCH_ONE + UNPARK_ONE,
-						  memory_order_seq_cst);
-		}
-		pthread_mutex_unlock(&idle->lock);
-		if (!w)
-			return;
+	while (idle->nsleepers > 0) {
+		struct worker *w = idle->sleepers[--idle->nsleepers];
+
+		atomic_fetch_add_explicit(&idle->state, SEARCH_ONE + UNPARK_ONE,
+					  memory_order_seq_cst);
 		weft__worker_unpark(w);
 	}
+	pthread_mutex_unlock(&idle->lock);
 }

@@ -10,9 +10,11 @@
  * task to end, as asyncio's does.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "runtime/alloc.h"
+#include "runtime/compiler.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
@@ -32,7 +34,10 @@ static struct weft_task *task_alloc(void)
 		w->tcb_n--;
 		return t;
 	}
-	return weft__malloc(sizeof(*t));
+	t = weft__malloc(sizeof(*t));
+	if (t)
+		atomic_init(&t->park, 0);
+	return t;
 }
 
 static void task_free(struct weft_task *t)
@@ -69,7 +74,8 @@ struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 	t->stack = NULL;
 	t->next = NULL;
 	atomic_init(&t->state, 2 * T_REF_ONE);
-	atomic_init(&t->park, 0);
+	/* t->park keeps the gen of a recycled block: a waker left over from
+	 * its previous life names an old gen and cannot wake this one. */
 	t->fn = fn;
 	t->arg = arg;
 	t->status = 0;
@@ -117,8 +123,13 @@ void weft__task_complete(struct weft_task *t, int status)
 	/* release: status before T_COMPLETE; acquire: the joiner's fields. */
 	old = atomic_fetch_or_explicit(&t->state, T_COMPLETE,
 				       memory_order_acq_rel);
-	if (old & T_JOIN_WAITING)
+	if (old & T_JOIN_WAITING) {
 		weft__waker_fire(&t->joiner, 0);
+		/* release: a joiner that lost its wake to a cancel waits for
+		 * this before it may leave (and its block be reused). */
+		atomic_fetch_or_explicit(&t->state, T_JOIN_FIRED,
+					 memory_order_release);
+	}
 	if (old & T_DETACHED)
 		report_failure(t, status);
 }
@@ -205,6 +216,21 @@ static bool clear_join_waiting(struct weft_task *t)
 	return true;
 }
 
+/* A handful of instructions away, unless the completer's thread was
+ * preempted there: then give the CPU up rather than spin out its slice. */
+static void wait_join_fired(struct weft_task *t)
+{
+	unsigned n = 0;
+
+	while (!(atomic_load_explicit(&t->state, memory_order_acquire) &
+		 T_JOIN_FIRED)) {
+		if (++n < 64)
+			weft__cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
 /* Wait in a task until t completes; true if we were cancelled meanwhile. */
 static bool join_wait(struct weft_task *self, struct weft_task *t)
 {
@@ -226,8 +252,13 @@ static bool join_wait(struct weft_task *self, struct weft_task *t)
 		}
 		if (weft__park_commit() != -ECANCELED)
 			return cancelled;
-		if (!clear_join_waiting(t))
+		if (!clear_join_waiting(t)) {
+			/* t completed as we were cancelled and is about to
+			 * wake us (in vain: the cancel took the wake).  Wait
+			 * until it has, so it never touches a finished task. */
+			wait_join_fired(t);
 			return true;
+		}
 		weft_cancel(t);
 		cancelled = true;
 		cancellable = false;

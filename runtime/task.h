@@ -27,6 +27,7 @@ enum {
 	T_DETACHED = 1u << 2,	  /* handle released without join */
 	T_CANCELLED = 1u << 3,	  /* cancellation requested */
 	T_FOREIGN = 1u << 4,	  /* spawned from outside the workers */
+	T_JOIN_FIRED = 1u << 5,	  /* the completer is done with the joiner */
 };
 #define T_REF_ONE (1ull << 8)
 #define T_REFS(s) ((s) >> 8)
