@@ -89,7 +89,11 @@ struct worker *weft__worker_self(void);
 
 /* Free task blocks a worker keeps: enough for a burst of spawns and
  * exits without the allocator; 256 blocks are ~80 KiB. */
+#ifdef WEFT_ASAN
+#define WEFT__TCB_CACHE_CAP 0	/* let ASan see every use after free */
+#else
 #define WEFT__TCB_CACHE_CAP 256
+#endif
 void weft__worker_tcb_flush(struct worker *w);
 
 void *weft__worker_main(void *arg);
