@@ -39,8 +39,13 @@ weft__ctx_switch:
 	ldp	d10, d11, [sp, #112]
 	ldp	d12, d13, [sp, #128]
 	ldp	d14, d15, [sp, #144]
+	/* msr fpcr is costly; skip it when the value is the same. */
 	ldr	x9, [sp, #160]
+	mrs	x10, fpcr
+	cmp	x9, x10
+	b.eq	1f
 	msr	fpcr, x9
+1:
 	add	sp, sp, #176
 	ret
 	.size	weft__ctx_switch, .-weft__ctx_switch

@@ -3,7 +3,8 @@
  *
  * Saved on the outgoing stack: rbp, rbx, r12-r15 (callee-saved), then the
  * MXCSR control bits and the x87 control word (the ABI makes both
- * callee-saved), then the stack pointer goes to from->sp.  The return
+ * callee-saved) in one zero-padded 8-byte slot, then the stack pointer
+ * goes to from->sp.  The return
  * address is already on the stack from the call.
  *
  * A new context (see ctx.c) is laid out as if it had been switched out just
@@ -23,13 +24,19 @@ weft__ctx_switch:
 	pushq	%r13
 	pushq	%r14
 	pushq	%r15
-	subq	$8, %rsp
+	pushq	$0
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	/* r8: this thread's FP control state, to compare below. */
+	movq	(%rsp), %r8
 	movq	%rsp, (%rdi)
 	movq	(%rsi), %rsp
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
+	/* ldmxcsr and fldcw stall the pipeline (they were 80% of a
+	 * switch); tasks almost never change the control words, so load
+	 * them only when the incoming context's differ. */
+	cmpq	(%rsp), %r8
+	jne	2f
+1:
 	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
@@ -42,6 +49,10 @@ weft__ctx_switch:
 	 * jump is predicted from its history (switch pairs repeat). */
 	popq	%rcx
 	jmpq	*%rcx
+2:
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	jmp	1b
 	.cfi_endproc
 	.size	weft__ctx_switch, .-weft__ctx_switch
 
