@@ -69,13 +69,8 @@ void weft__stack_pool_trim(struct weft__stack_pool *p, unsigned max);
 void weft__stack_cache_flush(struct weft__stack_pool *p,
 			     struct weft__stack_cache *c);
 
-/* Canary at the bottom of unguarded stacks, checked at every switch out. */
+/* The canary that ends each descriptor: an unguarded stack overflows into
+ * the one of the stack below it, lo[-1], checked at every switch out. */
 #define WEFT__STACK_CANARY 0x5745465453544b21ull /* "WEFTSTK!" */
-
-static inline bool weft__stack_overflowed(const struct weft__stack *s)
-{
-	return !s->guarded &&
-	       ((const uint64_t *)s->lo)[-1] != WEFT__STACK_CANARY;
-}
 
 #endif /* WEFT_RUNTIME_STACK_H */

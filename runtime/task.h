@@ -45,13 +45,18 @@ struct weft_task {
 	 * worker. */
 	struct weft__ctx ctx;
 	struct weft__stack *stack;	/* NULL until first run */
-	struct weft_task *next;		/* link in inject batches, exit lists */
+	/* The canary of an unguarded stack (stack.h), NULL for a guarded
+	 * one: checked at every switch without touching the descriptor's
+	 * cache line. */
+	const uint64_t *canary;
 	_Atomic uint64_t state;		/* flags + refs, see above */
 	_Atomic uint64_t park;		/* park word, see park.c */
+	struct weft_task *next;		/* link in inject batches, exit lists */
+	int shield;			/* owner only: shield depth */
+	int status;			/* written before T_COMPLETE (release) */
+	/* 64 bytes so far: the line every switch touches. */
 	int (*fn)(void *);
 	void *arg;
-	int status;			/* written before T_COMPLETE (release) */
-	int shield;			/* owner only: shield depth */
 	struct weft__waker joiner;	/* written before T_JOIN_WAITING */
 	struct weft_runtime *rt;
 	struct weft__san san;

@@ -241,6 +241,7 @@ static bool first_run(struct worker *w, struct weft_task *t)
 		return false;
 	}
 	t->stack = s;
+	t->canary = s->guarded ? NULL : (const uint64_t *)s->lo - 1;
 	weft__san_stack_reset(s->lo, s->size);
 	t->san.lo = s->lo;
 	t->san.size = s->size;
@@ -365,7 +366,7 @@ void weft__switch_away(enum switch_action action)
 	struct weft_task *t = w->current, *n;
 	struct weft__ctx *save = action == SW_EXIT ? &w->dead_ctx : &t->ctx;
 
-	if (unlikely(weft__stack_overflowed(t->stack)))
+	if (unlikely(t->canary && *t->canary != WEFT__STACK_CANARY))
 		overflowed(t);
 	n = next_runnable(w);
 	if (!n && action == SW_YIELD) {
