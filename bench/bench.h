@@ -61,6 +61,13 @@ int bench_ping_pong(const struct bench_opts *o);
 int bench_skynet(const struct bench_opts *o);
 int bench_fib(const struct bench_opts *o);
 
+/* timers.c */
+int bench_timers(const struct bench_opts *o);
+
+/* sync.c */
+int bench_channel_mpmc(const struct bench_opts *o);
+int bench_mutex(const struct bench_opts *o);
+
 /* memory.c */
 int bench_idle_tasks(const struct bench_opts *o);
 int bench_startup(const struct bench_opts *o);

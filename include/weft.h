@@ -127,7 +127,8 @@ WEFT_API int weft_join(weft_task *t);
  * status other than -ECANCELED) is reported to on_task_error. */
 WEFT_API void weft_detach(weft_task *t);
 
-/* (S) Let other tasks run.  0, or -ECANCELED in a cancelled task. */
+/* (S) Let other tasks run.  0, or -ECANCELED in a cancelled task, or
+ * -ETIMEDOUT past a deadline scope's deadline. */
 WEFT_API int weft_yield(void);
 
 /* The calling task, or NULL outside a task. */
@@ -165,6 +166,51 @@ WEFT_API void weft_shield_begin(void);
 WEFT_API void weft_shield_end(void);
 
 /* ------------------------------------------------------------------------
+ * Time and deadlines
+ */
+
+/* No timeout / no deadline. */
+#define WEFT_FOREVER UINT64_MAX
+
+/* CLOCK_MONOTONIC, in ns. */
+WEFT_API uint64_t weft_now(void);
+
+/*
+ * (S) Sleep for ns nanoseconds (weft_sleep) or until weft_now() reaches
+ * deadline (weft_sleep_until); never ends early.  A time already past
+ * yields once.  0, -ECANCELED, or -ETIMEDOUT when a deadline scope of the
+ * task passes first.
+ */
+WEFT_API int weft_sleep(uint64_t ns);
+WEFT_API int weft_sleep_until(uint64_t deadline);
+
+/*
+ * Deadline scopes (asyncio.timeout, Trio's move_on_after).  Inside a scope,
+ * once its deadline (ns_from_now after the push; WEFT_FOREVER: none) has
+ * passed, every suspension of the task returns -ETIMEDOUT (level-triggered,
+ * held off by shields, as cancellation is).  Scopes nest and the earliest
+ * deadline wins; they belong to the task that pushed them and are not
+ * inherited by tasks it spawns.  push: 0, -EPERM outside a task, -ENOMEM.
+ * pop closes the innermost scope: 1 if its deadline had passed, else 0;
+ * -EINVAL when no scope is open.
+ */
+WEFT_API int weft_deadline_push(uint64_t ns_from_now);
+WEFT_API int weft_deadline_pop(void);
+
+/* WEFT_WITH_TIMEOUT(ns) { ... }: a deadline scope around the block, popped
+ * on every way out of it (break ends the block, return is safe). */
+#define WEFT_WITH_TIMEOUT(ns) \
+	WEFT__WITH_TIMEOUT_(ns, WEFT__CAT(weft__deadline_, __LINE__))
+
+/*
+ * (S) asyncio.wait_for: wait for t at most ns.  On timeout t is cancelled
+ * and awaited, and the call returns -ETIMEDOUT; otherwise t's status.
+ * Releases the handle either way.  As weft_join, a cancelled caller
+ * cancels t and returns -ECANCELED.
+ */
+WEFT_API int weft_join_timeout(weft_task *t, uint64_t ns);
+
+/* ------------------------------------------------------------------------
  * Synchronisation (value types: all-zero bytes are the initial state)
  */
 
@@ -181,6 +227,160 @@ WEFT_API void weft_event_clear(weft_event *e);
 WEFT_API bool weft_event_is_set(weft_event *e);
 /* (S) Wait until e is set: 0, or -ECANCELED. */
 WEFT_API int weft_event_wait(weft_event *e);
+
+/*
+ * A mutex for tasks: a contended lock suspends the task, not the thread.
+ * Fair: waiters get the lock in arrival order (unlock hands it to the
+ * oldest waiter), so no waiter is overtaken forever.  Owned: unlocking a
+ * mutex the calling task does not hold aborts, naming weft_mutex_unlock.
+ */
+typedef struct weft_mutex {
+	_Alignas(8) unsigned char _priv[32];
+} weft_mutex;
+#define WEFT_MUTEX_INIT { { 0 } }
+
+WEFT_API void weft_mutex_init(weft_mutex *m);
+/* (S) 0, -ECANCELED or -ETIMEDOUT (the lock is then not held). */
+WEFT_API int weft_mutex_lock(weft_mutex *m);
+/* 0, or -EAGAIN when held. */
+WEFT_API int weft_mutex_trylock(weft_mutex *m);
+WEFT_API void weft_mutex_unlock(weft_mutex *m);
+
+/* Scoped lock: unlocks on every way out of the block (break ends the block,
+ * return is safe).  The block is skipped if the lock failed (cancelled);
+ * weft_cancelled() tells.  Inside a task only. */
+#define WEFT_WITH_LOCK(m) \
+	WEFT__WITH_LOCK_(m, WEFT__CAT(weft__lock_, __LINE__))
+
+/* A counting semaphore; WEFT_SEM_INIT has zero permits. */
+typedef struct weft_sem {
+	_Alignas(8) unsigned char _priv[32];
+} weft_sem;
+#define WEFT_SEM_INIT { { 0 } }
+
+WEFT_API void weft_sem_init(weft_sem *s, uint64_t permits);
+/* (S) Take one permit: 0, -ECANCELED or -ETIMEDOUT.  FIFO. */
+WEFT_API int weft_sem_acquire(weft_sem *s);
+/* 0, or -EAGAIN when no permit is free. */
+WEFT_API int weft_sem_try_acquire(weft_sem *s);
+/* Give one permit back (to the oldest waiter if any); any thread. */
+WEFT_API void weft_sem_release(weft_sem *s);
+
+/* A condition variable used with a weft_mutex. */
+typedef struct weft_cond {
+	_Alignas(8) unsigned char _priv[24];
+} weft_cond;
+#define WEFT_COND_INIT { { 0 } }
+
+WEFT_API void weft_cond_init(weft_cond *c);
+/* (S) Unlock m, wait for a signal, lock m again; m is held again when it
+ * returns, errors included.  0, -ECANCELED or -ETIMEDOUT.  Wake-ups may
+ * be spurious: wait in a loop on the condition. */
+WEFT_API int weft_cond_wait(weft_cond *c, weft_mutex *m);
+WEFT_API void weft_cond_signal(weft_cond *c);
+WEFT_API void weft_cond_broadcast(weft_cond *c);
+
+/* A barrier for n tasks (reusable, round after round). */
+typedef struct weft_barrier {
+	_Alignas(8) unsigned char _priv[32];
+} weft_barrier;
+#define WEFT_BARRIER_INIT { { 0 } }
+
+/* n = 0 or 1: every wait passes at once. */
+WEFT_API void weft_barrier_init(weft_barrier *b, unsigned n);
+/* (S) Wait until n tasks have arrived: 1 in exactly one task per round, 0
+ * in the others, or -ECANCELED / -ETIMEDOUT (the task then no longer
+ * counts as arrived). */
+WEFT_API int weft_barrier_wait(weft_barrier *b);
+
+/* A readers-writer lock; writers are not starved (a waiting writer holds
+ * off new readers). */
+typedef struct weft_rwlock {
+	_Alignas(8) unsigned char _priv[40];
+} weft_rwlock;
+#define WEFT_RWLOCK_INIT { { 0 } }
+
+WEFT_API void weft_rwlock_init(weft_rwlock *l);
+WEFT_API int weft_rwlock_rdlock(weft_rwlock *l);		/* (S) */
+WEFT_API int weft_rwlock_wrlock(weft_rwlock *l);		/* (S) */
+WEFT_API int weft_rwlock_try_rdlock(weft_rwlock *l);	/* 0 or -EAGAIN */
+WEFT_API int weft_rwlock_try_wrlock(weft_rwlock *l);	/* 0 or -EAGAIN */
+/* Release the read or write hold of the calling task. */
+WEFT_API void weft_rwlock_unlock(weft_rwlock *l);
+
+/* A wait group (Go's sync.WaitGroup): wait until the count is back to 0. */
+typedef struct weft_waitgroup {
+	_Alignas(8) unsigned char _priv[32];
+} weft_waitgroup;
+#define WEFT_WAITGROUP_INIT { { 0 } }
+
+WEFT_API void weft_waitgroup_init(weft_waitgroup *wg);
+/* Add n (may be negative); the count going below 0 aborts. */
+WEFT_API void weft_waitgroup_add(weft_waitgroup *wg, int64_t n);
+WEFT_API void weft_waitgroup_done(weft_waitgroup *wg);
+/* (S) 0 once the count is 0, -ECANCELED or -ETIMEDOUT. */
+WEFT_API int weft_waitgroup_wait(weft_waitgroup *wg);
+
+/* A one-shot slot: one value sent once, received by one task. */
+typedef struct weft_oneshot {
+	_Alignas(8) unsigned char _priv[40];
+} weft_oneshot;
+#define WEFT_ONESHOT_INIT { { 0 } }
+
+WEFT_API void weft_oneshot_init(weft_oneshot *o);
+/* Store value; any thread.  0, or -EALREADY on a second send. */
+WEFT_API int weft_oneshot_send(weft_oneshot *o, void *value);
+/* (S) Wait for the value: 0, -ECANCELED or -ETIMEDOUT. */
+WEFT_API int weft_oneshot_recv(weft_oneshot *o, void **value);
+/* 0 with the value, or -EAGAIN before the send. */
+WEFT_API int weft_oneshot_try_recv(weft_oneshot *o, void **value);
+
+/* Macro plumbing (not API). */
+#define WEFT__CAT_(a, b) a##b
+#define WEFT__CAT(a, b) WEFT__CAT_(a, b)
+struct weft__deadline_scope {
+	int pushed;
+	int once;
+};
+static inline struct weft__deadline_scope weft__deadline_begin(uint64_t ns)
+{
+	struct weft__deadline_scope s = { weft_deadline_push(ns) == 0, 1 };
+
+	return s;
+}
+static inline void weft__deadline_end(struct weft__deadline_scope *s)
+{
+	if (s->pushed)
+		weft_deadline_pop();
+}
+#define WEFT__WITH_TIMEOUT_(ns, v)                                       \
+	for (struct weft__deadline_scope v                               \
+		     __attribute__((cleanup(weft__deadline_end))) =       \
+			     weft__deadline_begin(ns);                    \
+	     v.once; v.once = 0)
+struct weft__lock_scope {
+	weft_mutex *m;
+	int once;
+};
+static inline struct weft__lock_scope weft__lock_scope_begin(weft_mutex *m)
+{
+	int locked = weft_mutex_lock(m) == 0;
+	struct weft__lock_scope s = { locked ? m : NULL, locked };
+
+	return s;
+}
+static inline void weft__lock_scope_end(struct weft__lock_scope *s)
+{
+	if (s->m)
+		weft_mutex_unlock(s->m);
+}
+/* Runs the body once when the lock was taken; the cleanup attribute
+ * unlocks on every way out of the for statement. */
+#define WEFT__WITH_LOCK_(m, v)                                          \
+	for (struct weft__lock_scope v                                  \
+		     __attribute__((cleanup(weft__lock_scope_end))) =    \
+			     weft__lock_scope_begin(m);                  \
+	     v.once; v.once = 0)
 
 /* ------------------------------------------------------------------------
  * Channels

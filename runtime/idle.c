@@ -99,6 +99,25 @@ bool weft__idle_to_parked(struct weft__idle *idle, struct worker *w,
 	return searching && SEARCHING(prev) == 1;
 }
 
+bool weft__idle_unpark_self(struct weft__idle *idle, struct worker *w)
+{
+	bool found = false;
+	unsigned i;
+
+	pthread_mutex_lock(&idle->lock);
+	for (i = 0; i < idle->nsleepers; i++) {
+		if (idle->sleepers[i] == w) {
+			idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+			atomic_fetch_add_explicit(&idle->state, UNPARK_ONE,
+						  memory_order_seq_cst);
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&idle->lock);
+	return found;
+}
+
 void weft__idle_unpark_all(struct weft__idle *idle)
 {
 	/* Wake under the lock: a woken worker that parks again needs the

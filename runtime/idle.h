@@ -38,6 +38,11 @@ bool weft__idle_from_searching(struct weft__idle *idle);
 /* Register w as parked; returns true when it was the last searcher. */
 bool weft__idle_to_parked(struct weft__idle *idle, struct worker *w,
 			  bool searching);
+/* A parked worker woke by itself (its timer): take it off the sleepers
+ * and count it unparked, not searching.  False when a notifier popped it
+ * first: its unpark token is then set or about to be, and it was counted
+ * as searching. */
+bool weft__idle_unpark_self(struct weft__idle *idle, struct worker *w);
 /* Wake every parked worker (shutdown). */
 void weft__idle_unpark_all(struct weft__idle *idle);
 

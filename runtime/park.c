@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "runtime/park.h"
+#include "runtime/timer.h"
 #include "runtime/worker.h"
 
 #define P_WAITING 0x1ull
@@ -59,7 +60,7 @@ uint32_t weft__park_prepare(bool cancellable)
 	return gen;
 }
 
-/* Try to end our own park with result; false if someone woke it first. */
+/* End our own park with result, unless someone woke it first. */
 static void self_wake(struct weft_task *t, uint64_t w, int result)
 {
 	while (!(w & P_WOKEN)) {
@@ -72,27 +73,87 @@ static void self_wake(struct weft_task *t, uint64_t w, int result)
 	}
 }
 
-int weft__park_commit(void)
+int weft__interrupted(struct weft_task *t)
+{
+	if (t->shield)
+		return 0;
+	if (atomic_load_explicit(&t->state, memory_order_acquire) &
+	    T_CANCELLED)
+		return -ECANCELED;
+	if (t->dl_min != WEFT__FOREVER && weft__now() >= t->dl_min)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+/*
+ * Arm t's timer for the earlier of `until` (result 0) and, for a
+ * cancellable park, its deadline scopes (result -ETIMEDOUT).  Returns the
+ * result to end the park with now when that time has already come, 1 when
+ * the timer is armed, 0 when no timer is needed.
+ */
+static int arm_timer(struct worker *wk, struct weft_task *t, uint64_t w,
+		     uint64_t until)
+{
+	uint64_t deadline = until;
+	int result = 0;
+
+	if ((w & P_CANCELLABLE) && t->dl_min < deadline) {
+		deadline = t->dl_min;
+		result = -ETIMEDOUT;
+	}
+	if (deadline == WEFT__FOREVER)
+		return 0;
+	/* Level-triggered: a deadline that has passed ends the park now,
+	 * whether or not the wheel has caught up with the clock. */
+	if (deadline <= weft__now())
+		return result ? result : 2;
+	t->timer.deadline = deadline;
+	t->timer.task = t;
+	t->timer.gen = P_GEN(w);
+	t->timer.result = result;
+	if (weft__timer_arm(&wk->timers, &t->timer)) {
+		/* The worker's cached next deadline (worker.c: poll_timers). */
+		if (deadline < wk->timer_next)
+			wk->timer_next = deadline;
+		return 1;
+	}
+	/* Already due: a negative result, or a finished sleep (2 means 0). */
+	return result ? result : 2;
+}
+
+int weft__park_commit_until(uint64_t until)
 {
 	struct worker *wk = weft__tls_worker;
 	struct weft_task *t = wk->current;
 	uint64_t w = atomic_load_explicit(&t->park, memory_order_seq_cst);
+	int armed = 0, r;
 
 	if (!(w & P_WOKEN) && (w & P_CANCELLABLE) &&
-	    weft__task_cancel_pending(t)) {
+	    weft__task_cancel_pending(t))
 		self_wake(t, w, -ECANCELED);
-		w = atomic_load_explicit(&t->park, memory_order_acquire);
-	}
+	else if (!(w & P_WOKEN))
+		armed = arm_timer(wk, t, w, until);
+	if (armed < 0 || armed == 2)
+		self_wake(t, w, armed == 2 ? 0 : armed);
+	w = atomic_load_explicit(&t->park, memory_order_acquire);
 	if (!(w & P_WOKEN)) {
 		weft__switch_away(SW_PARK);
 		w = atomic_load_explicit(&t->park, memory_order_acquire);
 	} else {
 		weft__coop_tick(wk);
 	}
+	if (armed == 1)
+		weft__timer_disarm(&t->timer);
+	r = P_RESULT(w);
 	/* Disarm: keep the gen so the next park gets a fresh one. */
 	atomic_store_explicit(&t->park, w & ((uint64_t)P_GEN_MASK << P_GEN_SHIFT),
 			      memory_order_relaxed);
-	return P_RESULT(w);
+	return r;
+}
+
+int weft__park_commit(void)
+{
+	return weft__park_commit_until(WEFT__FOREVER);
 }
 
 bool weft__wake(struct weft_task *t, uint32_t gen, int result)

@@ -24,8 +24,17 @@
  * shielded task's park is never cancellable. */
 uint32_t weft__park_prepare(bool cancellable);
 
-/* Suspend until woken; returns the wake's result (or -ECANCELED). */
+/* Suspend until woken; returns the wake's result, or -ECANCELED, or
+ * -ETIMEDOUT when a deadline scope of the task passes (cancellable parks
+ * only). */
 int weft__park_commit(void);
+
+/* The same, and also woken with 0 at `until` (absolute ns; a sleep). */
+int weft__park_commit_until(uint64_t until);
+
+/* Why a cancellable suspension of t must end at once: -ECANCELED,
+ * -ETIMEDOUT (a deadline passed), or 0.  Level-triggered; 0 in a shield. */
+int weft__interrupted(struct weft_task *t);
 
 /* Wake t's park gen with result (>= 0, or a negative errno).  True when this
  * call was the one that woke it. */

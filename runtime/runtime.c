@@ -48,6 +48,8 @@ static struct worker *worker_new(struct weft_runtime *rt, unsigned index)
 	if (!w->rng)
 		w->rng = 1;
 	weft__rq_init(&w->rq);
+	weft__timer_wheel_init(&w->timers, weft__now());
+	w->timer_next = WEFT__FOREVER;
 	return w;
 }
 

@@ -44,7 +44,12 @@ static void task_free(struct weft_task *t)
 {
 	struct worker *w = weft__tls_worker;
 
-	if (w && w->tcb_n < WEFT__TCB_CACHE_CAP) {
+	if (t->dl != t->dl_inline) {
+		weft__free(t->dl);
+		t->dl = t->dl_inline;
+	}
+
+	if (w && w->tcb_n + 1 <= WEFT__TCB_CACHE_CAP) {
 		t->next = w->tcb_cache;
 		w->tcb_cache = t;
 		w->tcb_n++;
@@ -81,6 +86,11 @@ struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 	t->status = 0;
 	t->shield = 0;
 	t->rt = rt;
+	t->dl_min = WEFT__FOREVER;
+	t->dl = t->dl_inline;
+	t->dl_depth = 0;
+	t->dl_cap = WEFT__DL_INLINE;
+	t->timer.wheel = NULL;
 	t->home = NULL;
 	t->id = id;
 	t->name[0] = '\0';
@@ -231,11 +241,16 @@ static void wait_join_fired(struct weft_task *t)
 	}
 }
 
-/* Wait in a task until t completes; true if we were cancelled meanwhile. */
-static bool join_wait(struct weft_task *self, struct weft_task *t)
+/*
+ * Wait in a task until t completes.  Returns 0, or the error that
+ * interrupted the wait (-ECANCELED, -ETIMEDOUT): t was then cancelled and
+ * still awaited, as asyncio does for an awaited task.
+ */
+static int join_wait(struct weft_task *self, struct weft_task *t)
 {
-	bool cancellable = true, cancelled = false;
+	bool cancellable = true;
 	uint32_t gen;
+	int err = 0, r;
 
 	for (;;) {
 		gen = weft__park_prepare(cancellable);
@@ -243,24 +258,25 @@ static bool join_wait(struct weft_task *self, struct weft_task *t)
 		t->joiner.gen = gen;
 		t->joiner.futex = NULL;
 		if (!set_join_waiting(t)) {
-			/* Completed before we slept: disarm by parking on
-			 * an already-woken word is not possible, so wake
-			 * ourselves and consume it. */
+			/* Completed before we slept: consume the armed park
+			 * by waking it ourselves. */
 			weft__wake(self, gen, 0);
 			weft__park_commit();
-			return cancelled;
+			return err;
 		}
-		if (weft__park_commit() != -ECANCELED)
-			return cancelled;
+		r = weft__park_commit();
+		if (r >= 0)
+			return err;
 		if (!clear_join_waiting(t)) {
-			/* t completed as we were cancelled and is about to
-			 * wake us (in vain: the cancel took the wake).  Wait
-			 * until it has, so it never touches a finished task. */
+			/* t completed as we were interrupted and is about to
+			 * wake us (in vain: the interruption took the wake).
+			 * Wait until it has, so it never touches a finished
+			 * task. */
 			wait_join_fired(t);
-			return true;
+			return r;
 		}
 		weft_cancel(t);
-		cancelled = true;
+		err = r;
 		cancellable = false;
 	}
 }
@@ -281,8 +297,7 @@ int weft_join(weft_task *t)
 {
 	struct worker *w = weft__tls_worker;
 	struct weft_task *self;
-	bool cancelled = false;
-	int r;
+	int err = 0, r;
 
 	WEFT__CHECK(t, -EINVAL);
 	self = w ? w->current : NULL;
@@ -294,12 +309,12 @@ int weft_join(weft_task *t)
 		join_foreign(t);
 	else if (!(atomic_load_explicit(&t->state, memory_order_acquire) &
 		   T_COMPLETE))
-		cancelled = join_wait(self, t);
+		err = join_wait(self, t);
 	else
 		weft__coop_tick(w);
 	/* acquire: pairs with the release of T_COMPLETE. */
 	atomic_load_explicit(&t->state, memory_order_acquire);
-	r = cancelled ? -ECANCELED : t->status;
+	r = err ? err : t->status;
 	weft__task_unref(t);
 	return r;
 }
@@ -327,10 +342,13 @@ int weft_yield(void)
 {
 	struct worker *w = weft__tls_worker;
 
+	int r;
+
 	if (!w || !w->current)
 		return -EPERM;
-	if (weft__task_cancel_pending(w->current))
-		return -ECANCELED;
+	r = weft__interrupted(w->current);
+	if (r)
+		return r;
 	weft__switch_away(SW_YIELD);
 	return 0;
 }

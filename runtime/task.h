@@ -17,6 +17,7 @@
 #include "runtime/ctx.h"
 #include "runtime/inject.h"
 #include "runtime/sanitizer.h"
+#include "runtime/timer.h"
 
 struct worker;
 struct weft__stack;
@@ -30,6 +31,13 @@ enum {
 	T_JOIN_FIRED = 1u << 5,	  /* the completer is done with the joiner */
 };
 #define T_REF_ONE (1ull << 8)
+
+/* One open deadline scope (weft_deadline_push). */
+struct weft__dl_scope {
+	uint64_t deadline;		/* absolute, ns */
+	uint64_t outer_min;		/* dl_min before this scope */
+};
+#define WEFT__DL_INLINE 4
 #define T_REFS(s) ((s) >> 8)
 
 /* Who waits for a task: another task's park, or a thread on a futex. */
@@ -60,6 +68,15 @@ struct weft_task {
 	struct weft__waker joiner;	/* written before T_JOIN_WAITING */
 	struct weft_runtime *rt;
 	struct weft__san san;
+	/* Owner only: the earliest deadline of the open scopes (FOREVER when
+	 * none), the scopes themselves (inline up to 4 deep, then heap). */
+	uint64_t dl_min;
+	struct weft__dl_scope *dl;
+	uint32_t dl_depth;
+	uint32_t dl_cap;
+	struct weft__dl_scope dl_inline[WEFT__DL_INLINE];
+	/* Armed while the task parks with a deadline (timer.h). */
+	struct weft__timer timer;
 
 	/* Cold. */
 	struct worker *home;		/* its live list; set at first run */

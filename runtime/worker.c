@@ -20,7 +20,9 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/alloc.h"
@@ -37,6 +39,10 @@
  * enough that a yielded task waits at most a few dozen picks behind newer
  * work; prime, like 61, so the two do not fall on the same ticks. */
 #define HEAD_INTERVAL 31
+/* How often a busy worker looks at its timers: a clock read every 8
+ * switches (~20 ns, so ~3 ns a switch while timers are pending) keeps
+ * wake-ups within a few microseconds of their deadline. */
+#define TIMER_INTERVAL 8
 
 _Thread_local struct worker *weft__tls_worker
 	__attribute__((tls_model("initial-exec")));
@@ -259,6 +265,46 @@ static inline bool ready_to_run(struct worker *w, struct weft_task *t)
 	return likely(t->stack != NULL) || first_run(w, t);
 }
 
+/* Fire the timers of our wheel that are due (waking their tasks into our
+ * queues).  w->timer_next caches the next deadline so that most calls
+ * cost a clock read and a compare. */
+static void poll_timers(struct worker *w)
+{
+	uint64_t now;
+
+	if (!weft__timer_any(&w->timers))
+		return;
+	now = weft__now();
+	if (now >= w->timer_next || w->timer_next == WEFT__FOREVER)
+		w->timer_next = weft__timer_poll(&w->timers, now);
+}
+
+/*
+ * The scheduler loop, before it looks for work: our timers, then those of
+ * every other worker.  The wheels have locks, so an idle worker can fire
+ * the timers of a busy one, whose own checks come only between its tasks.
+ * Returns the earliest deadline left, for the park timeout.
+ */
+static uint64_t poll_all_timers(struct worker *w)
+{
+	struct weft_runtime *rt = w->rt;
+	uint64_t now = weft__now(), next = WEFT__FOREVER, d;
+	unsigned i;
+
+	for (i = 0; i < rt->nworkers; i++) {
+		struct weft__timer_wheel *wh = &rt->workers[i]->timers;
+
+		if (!weft__timer_any(wh))
+			continue;
+		d = weft__timer_poll(wh, now);
+		if (rt->workers[i] == w)
+			w->timer_next = d;
+		if (d < next)
+			next = d;
+	}
+	return next;
+}
+
 static struct weft_task *next_local(struct worker *w)
 {
 	unsigned epoch;
@@ -268,7 +314,9 @@ static struct weft_task *next_local(struct worker *w)
 				     memory_order_acquire);
 	if (unlikely(epoch != w->epoch_seen))
 		cancel_live(w, epoch);
-	if (unlikely(++w->tick % INJECT_INTERVAL == 0)) {
+	if (unlikely(++w->tick % TIMER_INTERVAL == 0))
+		poll_timers(w);
+	if (unlikely(w->tick % INJECT_INTERVAL == 0)) {
 		drain_remote_exits(w);
 		t = pop_inject(w);
 		if (t)
@@ -455,7 +503,10 @@ static void end_search(struct worker *w)
 
 static struct weft_task *find_work(struct worker *w)
 {
-	struct weft_task *t = next_local(w);
+	struct weft_task *t;
+
+	poll_all_timers(w);
+	t = next_local(w);
 
 	if (!t) {
 		if (!w->searching)
@@ -493,19 +544,75 @@ void weft__worker_unpark(struct worker *w)
 	futex(&w->unpark, FUTEX_WAKE_PRIVATE, 1);
 }
 
+/* Futex wait on the unpark token until an absolute CLOCK_MONOTONIC time
+ * (FUTEX_WAIT_BITSET takes an absolute timeout; FOREVER: none). */
+static void futex_wait_until(_Atomic uint32_t *word, uint64_t until)
+{
+	struct timespec ts, *tp = NULL;
+
+	if (until != WEFT__FOREVER) {
+		ts.tv_sec = (time_t)(until / 1000000000ull);
+		ts.tv_nsec = (long)(until % 1000000000ull);
+		tp = &ts;
+	}
+	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, 0, tp, NULL,
+		FUTEX_BITSET_MATCH_ANY);
+}
+
+/*
+ * Sleep until unparked or until the next timer is due.  Returns whether we
+ * are counted as searching: a notifier that unparks us counts us so; when
+ * our own timer wakes us we take ourselves off the sleepers (unless a
+ * notifier popped us at that moment: then its token is on its way).
+ */
+static bool sleep_until(struct worker *w, uint64_t until)
+{
+	for (;;) {
+		/* acquire: pairs with the release in weft__worker_unpark. */
+		if (atomic_exchange_explicit(&w->unpark, 0,
+					     memory_order_acquire))
+			return true;
+		if (until != WEFT__FOREVER && weft__now() >= until) {
+			if (weft__idle_unpark_self(&w->rt->idle, w))
+				return false;
+			until = WEFT__FOREVER;
+			continue;
+		}
+		futex_wait_until(&w->unpark, until);
+	}
+}
+
+/*
+ * Idle: return a burst's stacks to the kernel, a small slice at a time and
+ * only when no timer is due soon.  Each madvise can cost a TLB shoot-down
+ * IPI to every other CPU (5-10 us in a VM): trimming 64 at every park made
+ * timer wake-ups ~100 us late.
+ */
+static void trim_when_idle(struct worker *w, uint64_t next_timer)
+{
+	/* 2 ms: far above the cost of the slice below. */
+	if (next_timer != WEFT__FOREVER && next_timer - weft__now() < 2000000)
+		return;
+	weft__stack_pool_trim(&w->rt->stacks, 8);
+}
+
 static void park(struct worker *w)
 {
 	struct weft_runtime *rt = w->rt;
+	uint64_t next;
 	bool last;
 
 	drain_remote_exits(w);
-	/* Idle: return a burst's stacks to the kernel, a slice at a time so
-	 * new work is not kept waiting (64 madvise calls, ~100 us). */
-	weft__stack_pool_trim(&rt->stacks, 64);
 	if (atomic_load_explicit(&rt->shutdown, memory_order_acquire))
 		weft__runtime_check_quiescent(rt);
 	if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
 		return;
+	/* Timers last: what they wake lands in our own queues (our LIFO slot
+	 * is seen by nobody else), so look again instead of sleeping on it. */
+	next = poll_all_timers(w);
+	if (w->lifo || weft__rq_len(&w->rq))
+		return;
+	trim_when_idle(w, next);
 	last = weft__idle_to_parked(&rt->idle, w, w->searching);
 	w->searching = false;
 	if (last && work_anywhere(rt))
@@ -518,11 +625,7 @@ static void park(struct worker *w)
 		    w->epoch_seen)
 		weft__idle_unpark_all(&rt->idle);
 	count(&w->c.parks);
-	/* acquire: pairs with the release in weft__worker_unpark. */
-	while (!atomic_exchange_explicit(&w->unpark, 0, memory_order_acquire))
-		futex(&w->unpark, FUTEX_WAIT_PRIVATE, 0);
-	/* Whoever unparked us counted us as searching. */
-	w->searching = true;
+	w->searching = sleep_until(w, next);
 }
 
 static void run(struct worker *w, struct weft_task *t)
@@ -560,6 +663,8 @@ void *weft__worker_main(void *arg)
 
 	weft__tls_worker = w;
 	sched_san_init(w);
+	/* Timer wake-ups to the microsecond, not the default 50 us slack. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	for (;;) {
 		t = find_work(w);
 		if (t) {

@@ -16,6 +16,7 @@
 #include "runtime/queue.h"
 #include "runtime/sanitizer.h"
 #include "runtime/stack.h"
+#include "runtime/timer.h"
 
 struct weft_task;
 
@@ -61,6 +62,10 @@ struct worker {
 	unsigned tcb_n;
 	unsigned epoch_seen;		/* last cancel epoch acted on */
 	struct worker_counters c;
+	/* Timers of the tasks that parked here (its own lock: a task
+	 * resumed elsewhere disarms its entry at once). */
+	struct weft__timer_wheel timers;
+	uint64_t timer_next;		/* owner: cached next deadline */
 
 	/* Shared. */
 	struct weft__rq rq;

@@ -109,12 +109,13 @@ static int send_locked(struct weft_chan *ch, const void *elem)
 
 	if (ch->closed)
 		return -EPIPE;
-	while ((w = weft__waitq_pop(&ch->receivers))) {
+	w = weft__waitq_pop(&ch->receivers);
+	if (w) {
 		memcpy(w->data, elem, ch->elem_size);
-		if (weft__wake(w->task, w->gen, 0))
-			return 0;
-		/* That receiver was cancelled at the same moment: it will
-		 * report success, having our element; we are done too. */
+		w->result = 0;
+		/* Should the receiver have been interrupted at this moment,
+		 * it finds itself popped and reports this success. */
+		weft__wake(w->task, w->gen, 0);
 		return 0;
 	}
 	if (ch->cap && ch->count >= ch->cap)
@@ -138,6 +139,7 @@ static int recv_locked(struct weft_chan *ch, void *elem)
 		/* Its element takes the slot we freed; it reports success
 		 * whether our wake or a racing cancel ends its wait. */
 		put_locked(ch, w->data);
+		w->result = 0;
 		weft__wake(w->task, w->gen, 0);
 	}
 	return 0;
@@ -153,10 +155,10 @@ static int wait_locked(struct weft_chan *ch, struct weft__waitq *q,
 	weft__waitq_push(q, &w, data, true);
 	weft__spin_unlock(&ch->lock);
 	r = weft__park_commit();
-	if (r == -ECANCELED) {
+	if (weft__interruption(r)) {
 		weft__spin_lock(&ch->lock);
 		if (!weft__waitq_withdraw(q, &w))
-			r = 0;
+			r = w.result;
 		weft__spin_unlock(&ch->lock);
 	}
 	return r;
@@ -170,8 +172,9 @@ int weft_chan_send(weft_chan *ch, const void *elem)
 	WEFT__CHECK(ch && elem, -EINVAL);
 	if (!self)
 		return -EPERM;
-	if (weft__task_cancel_pending(self))
-		return -ECANCELED;
+	r = weft__interrupted(self);
+	if (r)
+		return r;
 	weft__spin_lock(&ch->lock);
 	r = send_locked(ch, elem);
 	if (r != -EAGAIN) {
@@ -190,8 +193,9 @@ int weft_chan_recv(weft_chan *ch, void *elem)
 	WEFT__CHECK(ch && elem, -EINVAL);
 	if (!self)
 		return -EPERM;
-	if (weft__task_cancel_pending(self))
-		return -ECANCELED;
+	r = weft__interrupted(self);
+	if (r)
+		return r;
 	weft__spin_lock(&ch->lock);
 	r = recv_locked(ch, elem);
 	if (r != -EAGAIN) {

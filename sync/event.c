@@ -64,10 +64,10 @@ int weft_event_wait(weft_event *ev)
 	weft__waitq_push(&e->q, &w, NULL, true);
 	weft__spin_unlock(&e->lock);
 	r = weft__park_commit();
-	if (r == -ECANCELED) {
+	if (weft__interruption(r)) {
 		weft__spin_lock(&e->lock);
 		if (!weft__waitq_withdraw(&e->q, &w))
-			r = 0;
+			r = w.result;
 		weft__spin_unlock(&e->lock);
 	}
 	return r;

@@ -18,6 +18,7 @@ void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
 	w->task = weft__current_task();
 	w->gen = weft__park_prepare(cancellable);
 	w->data = data;
+	w->result = 0;
 	w->linked = true;
 	w->next = NULL;
 	w->prev = q->tail;
@@ -54,9 +55,11 @@ bool weft__waitq_wake_one(struct weft__waitq *q, int result)
 {
 	struct weft__waiter *w;
 
-	while ((w = weft__waitq_pop(q)))
+	while ((w = weft__waitq_pop(q))) {
+		w->result = result;
 		if (weft__wake(w->task, w->gen, result))
 			return true;
+	}
 	return false;
 }
 
@@ -64,8 +67,10 @@ void weft__waitq_wake_all(struct weft__waitq *q, int result)
 {
 	struct weft__waiter *w;
 
-	while ((w = weft__waitq_pop(q)))
+	while ((w = weft__waitq_pop(q))) {
+		w->result = result;
 		weft__wake(w->task, w->gen, result);
+	}
 }
 
 bool weft__waitq_withdraw(struct weft__waitq *q, struct weft__waiter *w)

@@ -6,9 +6,10 @@
  * primitive:
  *   lock; arm a park (weft__park_prepare); push a waiter; unlock;
  *   r = weft__park_commit();
- *   if r == -ECANCELED: lock; if still linked, unlink and fail with it;
- *     else a waker already popped us and did the operation on our behalf
- *     (its wake lost the race to the cancel): report that success; unlock.
+ *   if r is -ECANCELED or -ETIMEDOUT (the task was interrupted): lock; if
+ *     still linked, unlink and fail with r; else a waker already popped us
+ *     and did the operation on our behalf (its wake lost the race to the
+ *     interruption): report what it left in w->result; unlock.
  * Wakers pop a waiter and wake it while holding the lock, so the waiter
  * (which must take the lock to learn it was popped) cannot return and free
  * its stack frame under them.
@@ -16,6 +17,7 @@
 #ifndef WEFT_SYNC_WAITQ_H
 #define WEFT_SYNC_WAITQ_H
 
+#include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -57,6 +59,7 @@ struct weft__waiter {
 	struct weft_task *task;
 	uint32_t gen;
 	bool linked;
+	int result;		/* set by the waker that pops it */
 	void *data;		/* primitive-specific: an element, a count */
 };
 
@@ -76,6 +79,13 @@ void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
 void weft__waitq_unlink(struct weft__waitq *q, struct weft__waiter *w);
 /* Pop the oldest waiter (under the lock); NULL when empty. */
 struct weft__waiter *weft__waitq_pop(struct weft__waitq *q);
+/* Is r, from weft__park_commit, an interruption (cancel or deadline)
+ * rather than a waker's result? */
+static inline bool weft__interruption(int r)
+{
+	return r == -ECANCELED || r == -ETIMEDOUT;
+}
+
 /* Pop and wake one waiter with result; false when none was woken. */
 bool weft__waitq_wake_one(struct weft__waitq *q, int result);
 /* Pop and wake every waiter with result. */

@@ -1,0 +1,152 @@
+/*
+ * The timing wheel, white box: entries fire at the first poll at or after
+ * their deadline and never before, disarmed entries never fire, the next
+ * deadline reported is never later than the earliest entry, and a million
+ * entries are cheap.  Entries point at zeroed task blocks: the wake they
+ * make finds no armed park and does nothing, and "fired" is read from the
+ * entry itself (unlinked by the poll).
+ */
+#include <stdlib.h>
+
+#include "tests/crit.h"
+#include "tests/helpers.h"
+#include "runtime/task.h"
+#include "runtime/timer.h"
+
+TestSuite(timer, .timeout = 60);
+
+#define BASE 1000000000000ull /* an arbitrary "now", ns */
+
+static struct weft_task dummy;
+
+static void arm_at(struct weft__timer_wheel *wh, struct weft__timer *e,
+		   uint64_t deadline)
+{
+	e->deadline = deadline;
+	e->task = &dummy;
+	e->gen = 12345;
+	e->result = 0;
+	e->wheel = NULL;
+	cr_assert(weft__timer_arm(wh, e), "deadline %llu not linked",
+		  (unsigned long long)deadline);
+}
+
+Test(timer, entries_fire_at_the_first_poll_past_their_deadline)
+{
+	static const uint64_t offs[] = { 1500, 70000, 1000000, 5000000,
+					 300000000, 20000000000ull,
+					 3600000000000ull };
+	enum { N = sizeof(offs) / sizeof(offs[0]) };
+	struct weft__timer_wheel wh;
+	struct weft__timer e[N];
+	uint64_t now = BASE;
+	unsigned i;
+
+	weft__timer_wheel_init(&wh, BASE);
+	for (i = 0; i < N; i++)
+		arm_at(&wh, &e[i], BASE + offs[i]);
+	/* Walk time forward in uneven steps past the last deadline. */
+	while (now < BASE + offs[N - 1] + 5000) {
+		uint64_t step = (now - BASE) / 3 + 777;
+
+		weft__timer_poll(&wh, now);
+		for (i = 0; i < N; i++) {
+			uint64_t d = BASE + offs[i];
+			/* Precision: the wheel's unit is 1024 ns. */
+			int due = now >= d + 1024;
+			int fired = e[i].wheel == NULL;
+
+			cr_assert(!(fired && now + 1024 < d),
+				  "entry %u fired %lld ns early", i,
+				  (long long)(d - now));
+			cr_assert(!(due && !fired),
+				  "entry %u not fired %llu ns after its "
+				  "deadline", i,
+				  (unsigned long long)(now - d));
+		}
+		now += step;
+	}
+}
+
+Test(timer, disarmed_entries_never_fire_and_leave_the_wheel_empty)
+{
+	struct weft__timer_wheel wh;
+	struct weft__timer e[64];
+	unsigned i;
+
+	weft__timer_wheel_init(&wh, BASE);
+	for (i = 0; i < 64; i++)
+		arm_at(&wh, &e[i], BASE + 1000 * (i + 2) * (i + 2));
+	for (i = 0; i < 64; i += 2)
+		weft__timer_disarm(&e[i]);
+	cr_assert_eq(wh.count, 32, "count %llu after disarming half",
+		     (unsigned long long)wh.count);
+	cr_assert_eq(weft__timer_poll(&wh, BASE + 100000000), WEFT__FOREVER,
+		     "entries left after the last deadline");
+	cr_assert_eq(wh.count, 0, "count %llu", (unsigned long long)wh.count);
+}
+
+Test(timer, next_deadline_is_never_after_the_earliest_entry)
+{
+	struct weft__timer_wheel wh;
+	struct weft__timer e[200];
+	uint64_t earliest = WEFT__FOREVER, next, now = BASE;
+	t_rng rng;
+	unsigned i;
+
+	t_rng_init(&rng, t_seed());
+	weft__timer_wheel_init(&wh, BASE);
+	for (i = 0; i < 200; i++) {
+		uint64_t d = BASE + 2048 + t_rand_below(&rng, 10000000000ull);
+
+		arm_at(&wh, &e[i], d);
+		if (d < earliest)
+			earliest = d;
+	}
+	next = weft__timer_next(&wh);
+	cr_assert_leq(next, earliest, "next %llu after earliest %llu",
+		      (unsigned long long)next, (unsigned long long)earliest);
+	/* Polling at each reported time makes progress to the end. */
+	for (i = 0; i < 100000 && wh.count; i++) {
+		next = weft__timer_poll(&wh, now);
+		cr_assert_geq(next == WEFT__FOREVER ? now : next, now - 1024,
+			      "next deadline %llu behind now %llu",
+			      (unsigned long long)next,
+			      (unsigned long long)now);
+		now = next == WEFT__FOREVER ? now : next + 1024;
+	}
+	cr_assert_eq(wh.count, 0, "%llu entries never fired",
+		     (unsigned long long)wh.count);
+}
+
+Test(timer, deadlines_already_past_are_not_linked)
+{
+	struct weft__timer_wheel wh;
+	struct weft__timer e = { .deadline = BASE - 5000, .task = &dummy };
+
+	weft__timer_wheel_init(&wh, BASE);
+	cr_assert(!weft__timer_arm(&wh, &e), "a past deadline was linked");
+	cr_assert_eq(wh.count, 0, "count %llu", (unsigned long long)wh.count);
+}
+
+Test(timer, a_million_entries_arm_and_fire)
+{
+	enum { N = 1000000 };
+	struct weft__timer *e = calloc(N, sizeof(*e));
+	struct weft__timer_wheel wh;
+	t_rng rng;
+	unsigned i;
+
+	cr_assert_not_null(e, "calloc");
+	t_rng_init(&rng, t_seed());
+	weft__timer_wheel_init(&wh, BASE);
+	for (i = 0; i < N; i++)
+		arm_at(&wh, &e[i], BASE + 2048 + t_rand_below(&rng,
+							       100000000));
+	cr_assert_eq(wh.count, N, "count %llu", (unsigned long long)wh.count);
+	weft__timer_poll(&wh, BASE + 200000000);
+	cr_assert_eq(wh.count, 0, "%llu left", (unsigned long long)wh.count);
+	for (i = 0; i < N; i++)
+		cr_assert_null(e[i].wheel, "entry %u still linked", i);
+	free(e);
+}
