@@ -14,7 +14,6 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/settle.h"
 #include "sync/waitq.h"
 
 struct barrier {

@@ -160,6 +160,8 @@ static int wait_locked(struct weft_chan *ch, struct weft__waitq *q,
 		if (!weft__waitq_withdraw(q, &w))
 			r = w.result;
 		weft__spin_unlock(&ch->lock);
+	} else {
+		weft__spin_settle(&ch->lock);
 	}
 	return r;
 }

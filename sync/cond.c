@@ -19,7 +19,6 @@
 #include "runtime/task.h"
 #include "sync/introspect.h"
 #include "sync/mutex_internal.h"
-#include "sync/settle.h"
 #include "sync/waitq.h"
 
 struct cond {

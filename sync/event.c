@@ -69,6 +69,8 @@ int weft_event_wait(weft_event *ev)
 		if (!weft__waitq_withdraw(&e->q, &w))
 			r = w.result;
 		weft__spin_unlock(&e->lock);
+	} else {
+		weft__spin_settle(&e->lock);
 	}
 	return r;
 }

@@ -21,7 +21,7 @@
  *
  * A waiter popped by unlock owns the mutex even when a cancel or a deadline
  * ended its park first: it reports success (waitq.h).  A woken waiter
- * settles (settle.h) before it returns, so its waker is done with the
+ * settles (waitq.h) before it returns, so its waker is done with the
  * mutex.
  */
 #include <errno.h>
@@ -33,7 +33,6 @@
 #include "runtime/worker.h"
 #include "sync/introspect.h"
 #include "sync/mutex_internal.h"
-#include "sync/settle.h"
 #include "sync/waitq.h"
 
 #define M_LOCKED 1u

@@ -5,7 +5,7 @@
  * send stores the value and wakes every waiter under the lock; the value
  * stays, so every recv after the send returns it at once.  A waiter popped
  * by the send has the value even if a cancel or deadline ended its park
- * first: it reports success.  A woken waiter settles (settle.h) before it
+ * first: it reports success.  A woken waiter settles (waitq.h) before it
  * returns, so a one-shot on the receiver's stack is safe to leave as soon
  * as recv returns.
  */
@@ -15,7 +15,6 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/settle.h"
 #include "sync/waitq.h"
 
 struct oneshot {

@@ -23,7 +23,6 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/settle.h"
 #include "sync/waitq.h"
 
 /* waiter->data: what the waiter asks for. */

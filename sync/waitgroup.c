@@ -5,7 +5,7 @@
  * add and done run on any thread.  The change that brings the count to 0
  * wakes every waiter under the lock; a waiter popped by it passed, even if
  * a cancel or deadline ended its park first.  The wait's fast path reads
- * the count under the lock too, and a woken waiter settles (settle.h), so
+ * the count under the lock too, and a woken waiter settles (waitq.h), so
  * the usual pattern, a wait group on the waiter's stack with the last done
  * on another thread, never has done touch a returned frame.
  */
@@ -16,7 +16,6 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/settle.h"
 #include "sync/waitq.h"
 
 struct waitgroup {

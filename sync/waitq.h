@@ -53,6 +53,29 @@ static inline void weft__spin_unlock(weft__spin *l)
 	atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
+/*
+ * What a woken waiter does before it returns: wait until its waker has
+ * released the primitive's spinlock.  Wakers wake while holding the lock,
+ * and their unlock is their last access to the primitive; a waiter that
+ * returned at once could let its caller free the primitive (an event or a
+ * wait group on the waiter's stack is the common case) while the waker
+ * still has that unlock to do.  Seeing the lock free (acquire) orders the
+ * waker's unlock before our return; the waiter only reads the word.
+ */
+static inline void weft__spin_settle(weft__spin *l)
+{
+	unsigned n = 0;
+
+	/* acquire: pairs with the release in weft__spin_unlock() */
+	while (atomic_load_explicit(&l->v, memory_order_acquire)) {
+		if (++n < 128)
+			weft__cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+
 struct weft__waiter {
 	struct weft__waiter *next;
 	struct weft__waiter *prev;
