@@ -211,6 +211,89 @@ WEFT_API int weft_deadline_pop(void);
 WEFT_API int weft_join_timeout(weft_task *t, uint64_t ns);
 
 /* ------------------------------------------------------------------------
+ * Combinators
+ */
+
+typedef enum weft_when {
+	WEFT_FIRST_COMPLETED,	/* any task finished */
+	WEFT_FIRST_EXCEPTION,	/* any task failed (status < 0, not
+				 * -ECANCELED), else all finished */
+	WEFT_ALL_COMPLETED,	/* every task finished */
+} weft_when;
+
+/*
+ * (S) asyncio.gather: wait for every task of ts[0..n) and release every
+ * handle.  With statuses NULL: returns the first failure in time (a
+ * negative status other than -ECANCELED), else 0; gather cancels nothing
+ * (a task group without the cancelling).  With statuses non-NULL: stores
+ * each task's status in input order and returns 0
+ * (return_exceptions=True).  If the caller is cancelled (or a deadline
+ * passes), every task is cancelled and awaited and the call returns
+ * -ECANCELED (-ETIMEDOUT).  -EINVAL for NULL handles.
+ */
+WEFT_API int weft_gather(weft_task **ts, size_t n, int *statuses);
+
+/*
+ * (S) asyncio.wait: wait until `when` holds for ts[0..n), at most
+ * timeout_ns (WEFT_FOREVER: no timeout).  0 when it holds, with
+ * *first_done (may be NULL) the index of the task that met it: the lowest
+ * index done for FIRST_COMPLETED, the failed task for FIRST_EXCEPTION, and
+ * n - 1 once all are done.  -ETIMEDOUT if the timeout passed first,
+ * -ECANCELED if the caller was cancelled.  Cancels nothing and releases no
+ * handle.
+ */
+WEFT_API int weft_wait(weft_task **ts, size_t n, weft_when when,
+		       uint64_t timeout_ns, size_t *first_done);
+
+/*
+ * (S) asyncio.as_completed: wait until a task of ts finishes, set its slot
+ * to NULL and return it (still the caller's: join it for its status, which
+ * returns at once).  NULL slots are skipped.  NULL with errno 0 when every
+ * slot is NULL, ECANCELED / ETIMEDOUT when the caller was interrupted,
+ * EPERM outside a task.
+ */
+WEFT_API weft_task *weft_next_done(weft_task **ts, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Task groups
+ */
+
+typedef struct weft_group weft_group;
+
+/* A new, empty group (asyncio.TaskGroup).  NULL with errno ENOMEM. */
+WEFT_API weft_group *weft_group_new(void);
+
+/*
+ * Spawn fn(arg) in g on the current worker.  The handle is borrowed from
+ * the group: valid until weft_group_wait returns, for weft_cancel only
+ * (never join or detach it).  NULL with errno ECANCELED when the group is
+ * failing, cancelled or already waited (fn then never runs), EPERM
+ * outside a task, EINVAL, ENOMEM.
+ */
+WEFT_API weft_task *weft_group_spawn(weft_group *g, int (*fn)(void *),
+				     void *arg);
+
+/*
+ * (S) Wait until every child has finished.  The first child that fails (a
+ * negative status other than -ECANCELED) cancels the others, and its
+ * status is returned.  Otherwise: -ECANCELED after weft_group_cancel; if
+ * the waiting task is cancelled or its deadline passes, the children are
+ * cancelled and awaited and that error is returned; else 0.  Call it once.
+ */
+WEFT_API int weft_group_wait(weft_group *g);
+
+/* Cancel every child; later spawns are refused.  Any thread. */
+WEFT_API void weft_group_cancel(weft_group *g);
+
+/* Store up to cap failure statuses of the children, oldest first; returns
+ * how many failures there were. */
+WEFT_API size_t weft_group_errors(weft_group *g, int *out, size_t cap);
+
+/* (S) Free g; if it was never waited, cancel and await its children first
+ * (a plain thread waits on a futex).  NULL does nothing. */
+WEFT_API void weft_group_free(weft_group *g);
+
+/* ------------------------------------------------------------------------
  * Synchronisation (value types: all-zero bytes are the initial state)
  */
 

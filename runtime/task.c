@@ -15,6 +15,8 @@
 
 #include "runtime/alloc.h"
 #include "runtime/compiler.h"
+#include "runtime/group.h"
+#include "runtime/local.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
@@ -91,6 +93,8 @@ struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 	t->dl_depth = 0;
 	t->dl_cap = WEFT__DL_INLINE;
 	t->timer.wheel = NULL;
+	t->locals = NULL;
+	t->group = NULL;
 	t->home = NULL;
 	t->id = id;
 	t->name[0] = '\0';
@@ -121,8 +125,12 @@ static void report_failure(struct weft_task *t, int status)
 
 void weft__task_complete(struct weft_task *t, int status)
 {
-	uint64_t old = atomic_load_explicit(&t->state, memory_order_acquire);
+	uint64_t old;
 
+	weft__locals_release(t);
+	if (t->group)
+		weft__group_child_done(t, status);
+	old = atomic_load_explicit(&t->state, memory_order_acquire);
 	t->status = status;
 	if ((old & T_DETACHED) && T_REFS(old) == 1) {
 		/* Detached and only our reference left: no joiner, and
@@ -146,7 +154,7 @@ void weft__task_complete(struct weft_task *t, int status)
 
 /* ------------------------------------------------------------------ spawn */
 
-weft_task *weft_spawn(int (*fn)(void *), void *arg)
+weft_task *weft__spawn_in(struct weft_group *g, int (*fn)(void *), void *arg)
 {
 	struct worker *w = weft__tls_worker;
 	struct weft_task *t;
@@ -165,8 +173,19 @@ weft_task *weft_spawn(int (*fn)(void *), void *arg)
 		errno = ENOMEM;
 		return NULL;
 	}
+	t->group = g;
+	if (weft__locals_inherit(t, w->current) < 0) {
+		task_free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
 	weft__worker_spawned(w, t);
 	return t;
+}
+
+weft_task *weft_spawn(int (*fn)(void *), void *arg)
+{
+	return weft__spawn_in(NULL, fn, arg);
 }
 
 weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *), void *arg)
@@ -199,7 +218,7 @@ weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *), void *arg)
 /* ------------------------------------------------------------------- join */
 
 /* Publish T_JOIN_WAITING; false if t completed first. */
-static bool set_join_waiting(struct weft_task *t)
+bool weft__join_register(struct weft_task *t)
 {
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
 
@@ -213,7 +232,7 @@ static bool set_join_waiting(struct weft_task *t)
 }
 
 /* Withdraw T_JOIN_WAITING; false if t completed (and fired) first. */
-static bool clear_join_waiting(struct weft_task *t)
+bool weft__join_unregister(struct weft_task *t)
 {
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
 
@@ -228,7 +247,7 @@ static bool clear_join_waiting(struct weft_task *t)
 
 /* A handful of instructions away, unless the completer's thread was
  * preempted there: then give the CPU up rather than spin out its slice. */
-static void wait_join_fired(struct weft_task *t)
+void weft__join_settle(struct weft_task *t)
 {
 	unsigned n = 0;
 
@@ -257,7 +276,7 @@ static int join_wait(struct weft_task *self, struct weft_task *t)
 		t->joiner.task = self;
 		t->joiner.gen = gen;
 		t->joiner.futex = NULL;
-		if (!set_join_waiting(t)) {
+		if (!weft__join_register(t)) {
 			/* Completed before we slept: consume the armed park
 			 * by waking it ourselves. */
 			weft__wake(self, gen, 0);
@@ -267,12 +286,12 @@ static int join_wait(struct weft_task *self, struct weft_task *t)
 		r = weft__park_commit();
 		if (r >= 0)
 			return err;
-		if (!clear_join_waiting(t)) {
+		if (!weft__join_unregister(t)) {
 			/* t completed as we were interrupted and is about to
 			 * wake us (in vain: the interruption took the wake).
 			 * Wait until it has, so it never touches a finished
 			 * task. */
-			wait_join_fired(t);
+			weft__join_settle(t);
 			return r;
 		}
 		weft_cancel(t);
@@ -288,7 +307,7 @@ static int join_foreign(struct weft_task *t)
 	t->joiner.task = NULL;
 	t->joiner.gen = 0;
 	t->joiner.futex = &done;
-	if (set_join_waiting(t))
+	if (weft__join_register(t))
 		weft__futex_wait_set(&done);
 	return 0;
 }
@@ -317,6 +336,12 @@ int weft_join(weft_task *t)
 	r = err ? err : t->status;
 	weft__task_unref(t);
 	return r;
+}
+
+/* Release a handle whose failures are reported elsewhere (a group's). */
+void weft__detach_quiet(struct weft_task *t)
+{
+	weft__task_unref(t);
 }
 
 void weft_detach(weft_task *t)

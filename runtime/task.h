@@ -21,6 +21,7 @@
 
 struct worker;
 struct weft__stack;
+struct weft__locals;
 
 enum {
 	T_COMPLETE = 1u << 0,	  /* status is final */
@@ -77,6 +78,10 @@ struct weft_task {
 	struct weft__dl_scope dl_inline[WEFT__DL_INLINE];
 	/* Armed while the task parks with a deadline (timer.h). */
 	struct weft__timer timer;
+	/* Task-local values (local.c): inherited at spawn. */
+	struct weft__locals *locals;
+	/* The group that spawned it (group.c), told when it completes. */
+	struct weft_group *group;
 
 	/* Cold. */
 	struct worker *home;		/* its live list; set at first run */
@@ -91,6 +96,31 @@ struct weft_task {
 /* Allocate a task for fn(arg) on rt (not yet queued): two references. */
 struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 				 void *arg, uint64_t id);
+
+/*
+ * The completion wait of one task (join, gather, wait, next_done): fill
+ * t->joiner, then register (false: t completed first).  To give up before
+ * the wake, unregister; if that fails t completed meanwhile and is about to
+ * fire the joiner: settle waits until it has, so it never touches a waiter
+ * that has moved on.
+ */
+bool weft__join_register(struct weft_task *t);
+bool weft__join_unregister(struct weft_task *t);
+void weft__join_settle(struct weft_task *t);
+
+/* Is t complete (its status final and readable)? */
+static inline bool weft__task_done(struct weft_task *t)
+{
+	return atomic_load_explicit(&t->state, memory_order_acquire) &
+	       T_COMPLETE;
+}
+
+/* Spawn fn(arg) on the current worker as a child of g (NULL: none). */
+struct weft_task *weft__spawn_in(struct weft_group *g, int (*fn)(void *),
+				 void *arg);
+
+/* Release a handle whose failures are reported elsewhere (a group's). */
+void weft__detach_quiet(struct weft_task *t);
 
 /* Drop one reference; frees the block on the last. */
 void weft__task_unref(struct weft_task *t);
