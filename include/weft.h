@@ -294,6 +294,147 @@ WEFT_API size_t weft_group_errors(weft_group *g, int *out, size_t cap);
 WEFT_API void weft_group_free(weft_group *g);
 
 /* ------------------------------------------------------------------------
+ * Async generators
+ */
+
+typedef struct weft_gen weft_gen;
+
+/*
+ * A generator whose producer is fn(g, arg), run as a task that starts at
+ * the first weft_gen_next.  NULL with errno EINVAL or ENOMEM.
+ */
+WEFT_API weft_gen *weft_gen_new(int (*fn)(weft_gen *, void *), void *arg);
+
+/*
+ * (S) Producer: hand item to the consumer and wait to be resumed.  0, or
+ * -ECANCELED once the generator is being closed (or the producer task is
+ * cancelled): clean up and return.  -EPERM from any task but the producer.
+ */
+WEFT_API int weft_gen_yield(weft_gen *g, void *item);
+
+/*
+ * (S) Consumer (async for): resume the producer until its next item.  1
+ * with *item set; 0 at the end (and on every call after); or, once, the
+ * producer's negative status after its items.  -ECANCELED / -ETIMEDOUT if
+ * the consumer is interrupted (the next call gets the item that was being
+ * produced).  One consumer at a time.
+ */
+WEFT_API int weft_gen_next(weft_gen *g, void **item);
+
+/*
+ * (S, when the producer has started) Close and free g: the producer's
+ * pending and later weft_gen_yield return -ECANCELED so it can clean up;
+ * close waits for it to return.  Call once for every generator.
+ */
+WEFT_API void weft_gen_close(weft_gen *g);
+
+/* ------------------------------------------------------------------------
+ * Futures
+ */
+
+/*
+ * A future (asyncio.Future): a value and a status set once, from any
+ * thread, awaited by any number of tasks.  Heap object: weft_future_new,
+ * then weft_future_free once nobody awaits it.
+ */
+typedef struct weft_future weft_future;
+
+/* A new, pending future.  NULL with errno ENOMEM. */
+WEFT_API weft_future *weft_future_new(void);
+
+/*
+ * Set f to value and status (any int; by convention >= 0 or a negative
+ * errno), from any thread, runtime or not; wakes every awaiter, then runs
+ * the done-callbacks on the calling thread, in registration order.  0, or
+ * -EALREADY when f was already set (the first value stays), -EINVAL for
+ * NULL.
+ */
+WEFT_API int weft_future_set(weft_future *f, void *value, int status);
+
+/*
+ * (S) Wait until f is set; returns the status given to weft_future_set and
+ * stores the value in *value (value may be NULL).  A set future returns at
+ * once.  In a task: -ECANCELED when the task is cancelled (even if f is
+ * set: cancellation is level-triggered), -ETIMEDOUT when a deadline scope
+ * passes; the future then stays pending for its other awaiters.  On a
+ * thread outside any runtime it blocks the thread (on a futex) until the
+ * set, with no cancellation or deadline: a way in for code that is not yet
+ * a task.  -EPERM on a worker thread outside a task, -EINVAL for NULL.
+ */
+WEFT_API int weft_future_await(weft_future *f, void **value);
+
+/* True once f is set (then weft_future_result and await return at once). */
+WEFT_API bool weft_future_done(weft_future *f);
+
+/*
+ * A set future's status, its value in *value (may be NULL); never
+ * suspends, even in a cancelled task, so done-callbacks can use it.  Aborts
+ * with a message naming weft_future_result when f is not set.
+ */
+WEFT_API int weft_future_result(weft_future *f, void **value);
+
+/*
+ * Call cb(f, arg) once f is set: on the thread that sets it, after the
+ * awaiters are woken, or at once on the caller if f is already set.
+ * Callbacks run in registration order and must not suspend; one may free
+ * f.  Callbacks of a future freed unset never run.  0, -ENOMEM (the first
+ * callback never allocates), -EINVAL for NULL.
+ */
+WEFT_API int weft_future_on_done(weft_future *f,
+				 void (*cb)(weft_future *f, void *arg),
+				 void *arg);
+
+/*
+ * Free f.  NULL does nothing.  Aborts with a message naming
+ * weft_future_free when tasks or threads still await it.  If a setter on
+ * another thread is still running callbacks, waits until it is done with
+ * f, so it is safe to free f as soon as an await returns.
+ */
+WEFT_API void weft_future_free(weft_future *f);
+
+/* ------------------------------------------------------------------------
+ * Task-local values
+ */
+
+/*
+ * contextvars.  A key names one value per task.  A task spawned with
+ * weft_spawn or weft_group_spawn starts with a snapshot of its parent's
+ * values (weft_spawn_on from outside starts with none); later sets in
+ * either are not seen by the other.  A spawn from a task with no values
+ * costs nothing, else one atomic increment (the snapshot is shared
+ * copy-on-write).
+ *
+ * Ownership: the key's destructor runs on a value exactly once, when no
+ * task holds that value any more: when the last task holding it ends (a
+ * value inherited by children stays alive until they too have ended or
+ * replaced it), or when a set replaces or clears the last holding.  It runs
+ * on the thread of that task and must not suspend; weft_local_get there
+ * no longer sees the value.  Setting a key to the value it already has
+ * changes nothing (the destructor does not run).
+ */
+typedef struct weft_local_key weft_local_key;
+
+/* A new key; dtor (may be NULL) destroys its values, see above.  NULL
+ * with errno ENOMEM. */
+WEFT_API weft_local_key *weft_local_key_new(void (*dtor)(void *));
+
+/*
+ * Free k.  NULL does nothing.  Values tasks still hold are not lost: each
+ * is destroyed as above when its last holder lets go.  Do not use k after.
+ */
+WEFT_API void weft_local_key_free(weft_local_key *k);
+
+/* The current task's value for k; NULL when unset, outside a task, or for
+ * a NULL key. */
+WEFT_API void *weft_local_get(weft_local_key *k);
+
+/*
+ * Set the current task's value for k; NULL clears it.  0, -EPERM outside
+ * a task, -EINVAL for a NULL key, -ENOMEM (the old value stays).
+ */
+WEFT_API int weft_local_set(weft_local_key *k, void *value);
+
+/* ------------------------------------------------------------------------
  * Synchronisation (value types: all-zero bytes are the initial state)
  */
 
@@ -417,6 +558,31 @@ WEFT_API int weft_oneshot_send(weft_oneshot *o, void *value);
 WEFT_API int weft_oneshot_recv(weft_oneshot *o, void **value);
 /* 0 with the value, or -EAGAIN before the send. */
 WEFT_API int weft_oneshot_try_recv(weft_oneshot *o, void **value);
+
+/*
+ * A token bucket: the bucket holds up to burst tokens, starts full and
+ * refills continuously at rate_per_s tokens per second.  WEFT_LIMITER_INIT
+ * (all-zero) has rate 0, which means unlimited: every acquire succeeds at
+ * once.  Call weft_limiter_init before use, never while tasks wait.
+ */
+typedef struct weft_limiter {
+	_Alignas(8) unsigned char _priv[64];
+} weft_limiter;
+#define WEFT_LIMITER_INIT { { 0 } }
+
+/* Set the rate (0: unlimited) and burst (0 means 1); the bucket is full. */
+WEFT_API void weft_limiter_init(weft_limiter *l, uint64_t rate_per_s,
+				uint64_t burst);
+/*
+ * (S) Wait until n tokens are there and take them.  Waiters are served in
+ * arrival order: none is overtaken, by a newcomer or by try_acquire.  0,
+ * -EINVAL when n > burst, -ECANCELED or -ETIMEDOUT (then nothing is taken
+ * and the next waiter proceeds), -EPERM outside a task.
+ */
+WEFT_API int weft_limiter_acquire(weft_limiter *l, uint64_t n);
+/* Take n tokens if they are there and nobody waits: 0, -EAGAIN, or
+ * -EINVAL when n > burst. */
+WEFT_API int weft_limiter_try_acquire(weft_limiter *l, uint64_t n);
 
 /* Macro plumbing (not API). */
 #define WEFT__CAT_(a, b) a##b
