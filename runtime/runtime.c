@@ -47,6 +47,7 @@ static struct worker *worker_new(struct weft_runtime *rt, unsigned index)
 	w->rng = 0x9e3779b97f4a7c15ull * (index + 1) ^ rt->cfg.sched_seed;
 	if (!w->rng)
 		w->rng = 1;
+	w->fuzz = rt->cfg.sched_seed != 0;
 	weft__rq_init(&w->rq);
 	weft__timer_wheel_init(&w->timers, weft__now());
 	w->timer_next = WEFT__FOREVER;

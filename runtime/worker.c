@@ -328,7 +328,7 @@ static struct weft_task *next_local(struct worker *w)
 	t = w->lifo;
 	if (t) {
 		w->lifo = NULL;
-		if (w->lifo_runs++ < LIFO_CAP)
+		if (w->lifo_runs++ < LIFO_CAP && !weft__fuzz(w, 8))
 			return t;
 		push_tail(w, t);
 	}
@@ -336,7 +336,7 @@ static struct weft_task *next_local(struct worker *w)
 	/* Mostly newest first (depth first), but every HEAD_INTERVAL-th pick
 	 * takes the oldest so yielded tasks are not starved by a stream of
 	 * new ones. */
-	if (unlikely(w->tick % HEAD_INTERVAL == 0))
+	if (unlikely(w->tick % HEAD_INTERVAL == 0) || weft__fuzz(w, 4))
 		t = weft__rq_pop_head(&w->rq);
 	else
 		t = weft__rq_pop_tail(&w->rq);
@@ -445,7 +445,9 @@ void weft__switch_away(enum switch_action action)
 
 void weft__coop_tick(struct worker *w)
 {
-	if (unlikely(--w->budget <= 0))
+	/* Fuzzing: now and then a suspension point yields when it need
+	 * not, as a preemption would. */
+	if (unlikely(--w->budget <= 0) || weft__fuzz(w, 16))
 		weft__switch_away(SW_YIELD);
 }
 
@@ -471,10 +473,7 @@ static struct weft_task *steal(struct worker *w)
 	struct weft_task *t;
 	unsigned got;
 
-	w->rng ^= w->rng << 13;
-	w->rng ^= w->rng >> 7;
-	w->rng ^= w->rng << 17;
-	start = (unsigned)(w->rng % n);
+	start = (unsigned)(weft__worker_rand(w) % n);
 	for (i = 0; i < n; i++) {
 		struct worker *v = rt->workers[(start + i) % n];
 

@@ -56,6 +56,7 @@ struct worker {
 	struct weft__ctx dead_ctx;	/* where an exiting task saves nothing */
 	struct weft__stack_cache stacks;
 	uint64_t rng;
+	bool fuzz;			/* WEFT_SCHED_SEED set: see fuzz() */
 	uint64_t next_id;
 	struct weft_task *live;		/* tasks that first ran here */
 	struct weft_task *tcb_cache;	/* free task blocks (task.c) */
@@ -100,6 +101,26 @@ struct worker *weft__worker_self(void);
 #define WEFT__TCB_CACHE_CAP 256
 #endif
 void weft__worker_tcb_flush(struct worker *w);
+
+/* Owner: the worker's xorshift generator. */
+static inline uint64_t weft__worker_rand(struct worker *w)
+{
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 7;
+	w->rng ^= w->rng << 17;
+	return w->rng;
+}
+
+/*
+ * Schedule fuzzing (WEFT_SCHED_SEED): true once in `one_in` calls, drawn
+ * from the worker's seeded generator, so runs differ from the default
+ * schedule in ways a seed replays (as far as thread timing allows).  Never
+ * true without a seed: one predictable branch on the hot paths.
+ */
+static inline bool weft__fuzz(struct worker *w, unsigned one_in)
+{
+	return unlikely(w->fuzz) && weft__worker_rand(w) % one_in == 0;
+}
 
 void *weft__worker_main(void *arg);
 void weft__worker_unpark(struct worker *w);

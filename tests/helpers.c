@@ -1,6 +1,7 @@
 /*
  * Shared test helpers.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -133,4 +134,14 @@ double t_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+__attribute__((noinline)) int t_errno(void)
+{
+	return errno;
+}
+
+__attribute__((noinline)) void t_errno_clear(void)
+{
+	errno = 0;
 }

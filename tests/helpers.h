@@ -46,6 +46,16 @@ uint64_t t_rand(t_rng *r);
 /* Uniform in [0, n); n > 0. */
 uint64_t t_rand_below(t_rng *r, uint64_t n);
 
+/*
+ * errno from inside a task.  A task may resume on another thread, and the
+ * compiler may keep the address of the (thread-local) errno that it looked
+ * up before a suspension: a function that suspends and then reads errno
+ * can read another thread's.  These helpers are out of line, so each call
+ * looks the address up afresh on the thread it runs on.
+ */
+int t_errno(void);
+void t_errno_clear(void);
+
 /* Monotonic clock in seconds, for reporting durations. */
 double t_now(void);
 

@@ -180,9 +180,9 @@ static int closed_main(void *arg)
 	/* cancelled */
 	g = weft_group_new();
 	weft_group_cancel(g);
-	errno = 0;
+	t_errno_clear();
 	cr_assert_null(weft_group_spawn(g, must_not_run, NULL), "cancelled");
-	cr_assert_eq(errno, ECANCELED, "errno %d", errno);
+	cr_assert_eq(t_errno(), ECANCELED, "errno %d", t_errno());
 	weft_group_wait(g);
 	weft_group_free(g);
 	/* failing */
@@ -191,17 +191,17 @@ static int closed_main(void *arg)
 	weft_group_spawn(g, counted_sleeper, c);
 	while (weft_group_errors(g, NULL, 0) == 0)
 		weft_yield();
-	errno = 0;
+	t_errno_clear();
 	cr_assert_null(weft_group_spawn(g, must_not_run, NULL), "failing");
-	cr_assert_eq(errno, ECANCELED, "errno %d", errno);
+	cr_assert_eq(t_errno(), ECANCELED, "errno %d", t_errno());
 	weft_group_wait(g);
 	weft_group_free(g);
 	/* waited */
 	g = weft_group_new();
 	weft_group_wait(g);
-	errno = 0;
+	t_errno_clear();
 	cr_assert_null(weft_group_spawn(g, must_not_run, NULL), "waited");
-	cr_assert_eq(errno, ECANCELED, "errno %d", errno);
+	cr_assert_eq(t_errno(), ECANCELED, "errno %d", t_errno());
 	weft_group_free(g);
 	for (int i = 0; i < 10; i++)
 		weft_yield();
@@ -290,6 +290,7 @@ Test(group, a_deadline_on_the_waiter_cancels_the_children_and_returns_etimedout)
 /* After the group's first failure cancels it, a sibling fails too. */
 static int fail_after_cancel(void *arg)
 {
+	atomic_fetch_add((atomic_int *)arg, 1);
 	if (weft_sleep(10000 * MS) == -ECANCELED)
 		return -EPIPE;
 	return 0;
@@ -298,12 +299,15 @@ static int fail_after_cancel(void *arg)
 static int errors_main(void *arg)
 {
 	weft_group *g = weft_group_new();
+	atomic_int started = 0;
 	int out[8];
 	size_t n;
 
 	for (int i = 0; i < 3; i++)
-		weft_group_spawn(g, fail_after_cancel, NULL);
-	weft_yield();
+		weft_group_spawn(g, fail_after_cancel, &started);
+	/* All three must be running (not cancelled before they start). */
+	while (atomic_load(&started) < 3)
+		weft_yield();
 	weft_group_spawn(g, fail_eio, NULL);
 	cr_assert_eq(weft_group_wait(g), -EIO, "first failure");
 	n = weft_group_errors(g, out, 8);

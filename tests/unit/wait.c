@@ -240,30 +240,39 @@ Test(wait, all_completed_returns_when_every_task_finished)
 
 /* ------------------------------------------------------------ next_done */
 
+static weft_event release[4];
+
+static int wait_release(void *arg)
+{
+	intptr_t i = (intptr_t)arg;
+
+	weft_event_wait(&release[i]);
+	return (int)i;
+}
+
 static int next_done_main(void *arg)
 {
-	intptr_t ms[4] = { 30, 10, 40, 20 };
+	static const int order[4] = { 2, 0, 3, 1 };
 	weft_task *ts[5];
-	int order[4], k = 0;
 	weft_task *t;
 
-	for (int i = 0; i < 4; i++)
-		ts[i] = spawn_ms(ms[i]);
-	ts[4] = NULL; /* skipped */
-	while ((t = weft_next_done(ts, 5))) {
-		int st = weft_join(t);
-
-		cr_assert_lt(k, 4, "more results than tasks");
-		order[k++] = st;
+	for (int i = 0; i < 4; i++) {
+		weft_event_init(&release[i]);
+		ts[i] = weft_spawn(wait_release, (void *)(intptr_t)i);
+		cr_assert_not_null(ts[i], "spawn");
 	}
-	cr_assert_eq(errno, 0, "errno %d at the end", errno);
-	cr_assert_eq(k, 4, "%d results", k);
-	cr_assert_eq(order[0], 10, "first %d", order[0]);
-	cr_assert_eq(order[1], 20, "second %d", order[1]);
-	cr_assert_eq(order[2], 30, "third %d", order[2]);
-	cr_assert_eq(order[3], 40, "fourth %d", order[3]);
-	for (int i = 0; i < 5; i++)
-		cr_assert_null(ts[i], "slot %d not cleared", i);
+	ts[4] = NULL; /* skipped */
+	/* Let one task finish at a time: next_done must return that one. */
+	for (int k = 0; k < 4; k++) {
+		weft_event_set(&release[order[k]]);
+		t = weft_next_done(ts, 5);
+		cr_assert_not_null(t, "next_done %d returned NULL", k);
+		cr_assert_eq(weft_join(t), order[k], "result %d", k);
+		cr_assert_null(ts[order[k]], "slot %d not cleared", order[k]);
+	}
+	t_errno_clear();
+	cr_assert_null(weft_next_done(ts, 5), "all slots NULL");
+	cr_assert_eq(t_errno(), 0, "errno %d at the end", t_errno());
 	return 0;
 }
 
