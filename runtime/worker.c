@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "runtime/alloc.h"
+#include "runtime/overflow.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
@@ -695,6 +696,10 @@ void *weft__worker_main(void *arg)
 	sched_san_init(w);
 	/* Timer wake-ups to the microsecond, not the default 50 us slack. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	/* Stack-overflow reports (once per process, then per thread); if
+	 * the signal stack cannot be had, an overflow is a plain SIGSEGV. */
+	weft__overflow_install();
+	weft__overflow_thread_init(w);
 	for (;;) {
 		t = find_work(w);
 		if (!t)
@@ -711,6 +716,7 @@ void *weft__worker_main(void *arg)
 	drain_remote_exits(w);
 	weft__stack_cache_flush(&rt->stacks, &w->stacks);
 	weft__worker_tcb_flush(w);
+	weft__overflow_thread_fini(w);
 	weft__tls_worker = NULL;
 	return NULL;
 }

@@ -57,6 +57,7 @@ struct worker {
 	struct weft__stack_cache stacks;
 	uint64_t rng;
 	bool fuzz;			/* WEFT_SCHED_SEED set: see fuzz() */
+	void *altstack;			/* signal stack (overflow.c) */
 	uint64_t next_id;
 	struct weft_task *live;		/* tasks that first ran here */
 	struct weft_task *tcb_cache;	/* free task blocks (task.c) */
