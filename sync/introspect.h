@@ -16,6 +16,7 @@ unsigned weft__barrier_waiters(weft_barrier *b);
 unsigned weft__rwlock_waiters(weft_rwlock *l);
 unsigned weft__waitgroup_waiters(weft_waitgroup *wg);
 unsigned weft__oneshot_waiters(weft_oneshot *o);
+unsigned weft__limiter_waiters(weft_limiter *l);
 
 /* Length of q; under its lock. */
 static inline unsigned weft__waitq_len_locked(const struct weft__waitq *q)
