@@ -68,6 +68,9 @@ int bench_timers(const struct bench_opts *o);
 int bench_channel_mpmc(const struct bench_opts *o);
 int bench_mutex(const struct bench_opts *o);
 
+/* blocking.c */
+int bench_blocking(const struct bench_opts *o);
+
 /* memory.c */
 int bench_idle_tasks(const struct bench_opts *o);
 int bench_startup(const struct bench_opts *o);

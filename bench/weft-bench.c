@@ -32,7 +32,7 @@ static const struct workload workloads[] = {
 	{ "channel_mpmc", bench_channel_mpmc },
 	{ "mutex", bench_mutex },
 	{ "timers", bench_timers },
-	{ "blocking", NULL },
+	{ "blocking", bench_blocking },
 	{ "idle_tasks", bench_idle_tasks },
 	{ "startup", bench_startup },
 	{ "file_read", NULL },

@@ -656,6 +656,31 @@ WEFT_API void weft_chan_close(weft_chan *ch);
 WEFT_API void weft_chan_free(weft_chan *ch);
 
 /* ------------------------------------------------------------------------
+ * Blocking offload
+ */
+
+/*
+ * (S) asyncio's run_in_executor, Tokio's spawn_blocking: run fn(arg) on a
+ * thread of the runtime's blocking pool and suspend the calling task (never
+ * its worker) until it returns; returns what fn returned.  For calls that
+ * block their thread (DNS, compression, a synchronous client) and for
+ * CPU-heavy work (bound its parallelism with a weft_sem sized to the cores:
+ * see docs/design.md).  fn runs on a plain thread: it must not call (S)
+ * functions (they return -EPERM there) but may use weft_spawn_on and
+ * weft_runtime_block_on.  The pool starts threads on demand up to
+ * blocking_max_threads, keeps an idle one for blocking_keepalive_ns, and
+ * queues at most blocking_queue_max jobs beyond its threads.
+ * -EAGAIN when that queue is full (fn does not run).  If the task is
+ * cancelled (or a deadline scope passes) while the job is queued, fn never
+ * runs and the call returns -ECANCELED (-ETIMEDOUT); while fn runs, the call
+ * waits for it to return (it cannot be interrupted), then returns
+ * -ECANCELED (-ETIMEDOUT), so memory fn uses may live on the task's stack.
+ * -EINVAL for a NULL fn, -EPERM outside a task.  At shutdown, queued jobs
+ * are cancelled and weft_run returns only after the running ones finish.
+ */
+WEFT_API int weft_blocking(int (*fn)(void *), void *arg);
+
+/* ------------------------------------------------------------------------
  * Introspection
  */
 
@@ -668,7 +693,7 @@ typedef struct weft_stats {
 	uint64_t parks;          /* worker parks */
 	uint64_t inject_pops;    /* tasks taken from the inject queue */
 	uint64_t io_ops;
-	uint64_t blocking_threads;
+	uint64_t blocking_threads; /* blocking pool threads alive now */
 	uint64_t reserved[8];
 } weft_stats;
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "runtime/alloc.h"
+#include "runtime/blocking.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
@@ -88,6 +89,9 @@ static void runtime_destroy(struct weft_runtime *rt)
 {
 	unsigned i;
 
+	/* Blocking pool first: its threads wake tasks through the queues
+	 * freed below (a no-op when weft_runtime_free drained it). */
+	weft__blocking_free(rt->blocking);
 	if (rt->workers) {
 		for (i = 0; i < rt->nworkers; i++)
 			weft__free(rt->workers[i]);
@@ -125,6 +129,10 @@ weft_runtime *weft_runtime_new(const weft_config *cfg)
 	for (i = 0; i < rt->nworkers; i++)
 		if (!(rt->workers[i] = worker_new(rt, i)))
 			goto out_free;
+	/* No threads yet: they start with the first weft_blocking. */
+	rt->blocking = weft__blocking_new(&rt->cfg);
+	if (!rt->blocking)
+		goto out_free;
 	if (start_workers(rt) < 0) {
 		/* Threads that did start stop at once: nothing is queued. */
 		weft_runtime_free(rt);
@@ -188,6 +196,9 @@ void weft_runtime_free(weft_runtime *rt)
 	weft__idle_unpark_all(&rt->idle);
 	weft__runtime_check_quiescent(rt);
 	weft__futex_wait_set(&rt->quiescent);
+	/* No task is left to await a job: cancel the queued ones, wait for
+	 * the running ones, join the pool's threads. */
+	weft__blocking_drain(rt->blocking);
 	atomic_store_explicit(&rt->stopping, 1, memory_order_release);
 	weft__idle_unpark_all(&rt->idle);
 	for (i = 0; i < rt->nworkers; i++)
@@ -261,5 +272,6 @@ int weft_stats_get(weft_runtime *rt, weft_stats *out)
 			&c->inject_pops, memory_order_relaxed);
 	}
 	out->tasks_live = weft__runtime_live(rt);
+	out->blocking_threads = weft__blocking_threads(rt->blocking);
 	return 0;
 }

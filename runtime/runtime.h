@@ -14,6 +14,7 @@
 #include "runtime/stack.h"
 
 struct worker;
+struct weft__blocking;
 
 struct weft_runtime {
 	weft_config cfg;		/* resolved: no zero fields */
@@ -32,6 +33,9 @@ struct weft_runtime {
 	_Atomic int stopping;		/* workers leave their loops */
 	_Atomic uint64_t ext_spawned;	/* tasks spawned from outside */
 	_Atomic uint64_t ext_ids;
+	/* The blocking pool (blocking.c): made with the runtime, drained once
+	 * its tasks are quiescent. */
+	struct weft__blocking *blocking;
 };
 
 /* Online CPUs (cached after the first call). */

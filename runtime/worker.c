@@ -151,13 +151,16 @@ static void lifo_put(struct worker *w, struct weft_task *t)
 void weft__schedule(struct weft_task *t)
 {
 	struct worker *w = weft__tls_worker;
+	struct weft_runtime *rt = t->rt;
 
-	if (w && w->rt == t->rt) {
+	if (w && w->rt == rt) {
 		lifo_put(w, t);
 		return;
 	}
-	weft__inject_push(&t->rt->inject, t);
-	notify(t->rt);
+	/* Once pushed, t may run, end and be freed by a worker before we
+	 * notify (a wake from a blocking-pool thread): rt was read first. */
+	weft__inject_push(&rt->inject, t);
+	notify(rt);
 }
 
 void weft__worker_spawned(struct worker *w, struct weft_task *t)
