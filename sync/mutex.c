@@ -1,28 +1,30 @@
 /*
- * weft_mutex: a fair, owned mutex for tasks.
+ * weft_mutex: a fair, owned mutex for tasks (in the manner of Go's
+ * sync.Mutex: barging with a starvation bound).
  *
- * The lock word holds two bits: LOCKED (someone owns the mutex) and
- * WAITERS (the FIFO queue is not empty).  All-zero is unlocked.
+ * The lock word: LOCKED (owned), WAITERS (the queue is not empty), HANDOFF
+ * (starvation mode), WOKEN (a waiter was woken to retry and has not yet).
+ * All-zero is unlocked.
  *
- *   - Uncontended lock: one CAS 0 -> LOCKED.  It fails whenever WAITERS is
- *     set, so a newcomer never overtakes a queued task (FIFO).
- *   - Contended: spin a little while the lock is held and nobody queues
- *     (the holder is likely running on another worker and about to
- *     unlock); then, under the spinlock, set WAITERS and queue.
- *   - Unlock without WAITERS: one CAS LOCKED -> 0, the last access.
- *     Unlock with WAITERS: under the spinlock pop the oldest waiter, make
- *     it the owner (LOCKED stays set: a direct hand-off), clear WAITERS if
- *     the queue emptied, wake it.
+ *   - Lock: one CAS setting LOCKED when neither LOCKED nor HANDOFF is set,
+ *     even if tasks wait: a running task takes a free lock at once (no
+ *     convoy: a strict FIFO hand-off made every contended lock a park, a
+ *     wake and a switch, and kept the lock on one worker).  Contended: spin
+ *     a little, then queue under the spinlock and park.
+ *   - Unlock: clear LOCKED; if tasks wait and none is already woken, wake
+ *     the oldest to retry.  A woken waiter that loses the race to a barger
+ *     queues again at the head, keeping its place.
+ *   - Starvation bound: a waiter that has waited over STARVE_NS sets
+ *     HANDOFF when it queues again; the next unlock then gives the lock
+ *     directly to the oldest waiter (LOCKED stays set, nobody can barge),
+ *     and clears HANDOFF.  So no waiter is overtaken forever.
  *
- * Invariants: WAITERS is set exactly when the queue is not empty, and it
- * only changes under the spinlock; WAITERS implies LOCKED (unlock hands off
- * instead of clearing LOCKED while anyone waits).  LOCKED is set by the
- * 0 -> LOCKED CAS and cleared only by its owner.
- *
- * A waiter popped by unlock owns the mutex even when a cancel or a deadline
- * ended its park first: it reports success (waitq.h).  A woken waiter
- * settles (waitq.h) before it returns, so its waker is done with the
- * mutex.
+ * WAITERS, HANDOFF and WOKEN change only under the spinlock; LOCKED is set
+ * by a take CAS and cleared only by its owner (or kept for a hand-off).
+ * A waiter popped for a hand-off owns the mutex even when a cancel or a
+ * deadline ended its park first: it reports success (waitq.h).  A woken
+ * waiter settles (waitq.h) before it returns, so its waker is done with
+ * the mutex.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -37,6 +39,15 @@
 
 #define M_LOCKED 1u
 #define M_WAITERS 2u
+#define M_HANDOFF 4u
+#define M_WOKEN 8u
+
+/* Waited this long (Go uses the same 1 ms): hand-off mode. */
+#define STARVE_NS 1000000ull
+
+/* w->result of a popped waiter: it owns the mutex, or it should retry. */
+#define GOT_LOCK 1
+#define RETRY 0
 
 /*
  * Spins before queueing: each is a load and a pause (~40 cycles on recent
@@ -74,17 +85,21 @@ void weft_mutex_init(weft_mutex *m)
 	*m = (weft_mutex)WEFT_MUTEX_INIT;
 }
 
-/* acquire: pairs with the release of the unlock CAS. */
+/* Set LOCKED unless held or in hand-off mode.  acquire: pairs with the
+ * release of the unlock. */
 static bool try_take(struct mutex *m)
 {
-	uint32_t s = 0;
+	uint32_t s = atomic_load_explicit(&m->word, memory_order_relaxed);
 
-	return atomic_compare_exchange_strong_explicit(
-		&m->word, &s, M_LOCKED, memory_order_acquire,
-		memory_order_relaxed);
+	while (!(s & (M_LOCKED | M_HANDOFF)))
+		if (atomic_compare_exchange_weak_explicit(
+			    &m->word, &s, s | M_LOCKED, memory_order_acquire,
+			    memory_order_relaxed))
+			return true;
+	return false;
 }
 
-/* Spin while the lock is held by a running owner and nobody queues. */
+/* Spin while the lock is held by a running owner. */
 static bool spin_take(struct mutex *m)
 {
 	uint32_t s;
@@ -92,86 +107,133 @@ static bool spin_take(struct mutex *m)
 
 	for (i = 0; i < M_SPINS; i++) {
 		s = atomic_load_explicit(&m->word, memory_order_relaxed);
-		if (s == 0 && try_take(m))
+		if (s & M_HANDOFF)
+			return false;	/* it goes to the oldest waiter */
+		if (!(s & M_LOCKED) && try_take(m))
 			return true;
-		if (s & M_WAITERS)
-			return false;	/* FIFO: we must queue behind them */
 		weft__cpu_relax();
 	}
 	return false;
 }
 
-/*
- * Under lock: take the mutex if it is free, else set WAITERS (the caller
- * then queues).  The owner's unlock CAS races this one without the lock.
- */
-static bool take_or_flag_locked(struct mutex *m)
+/* Under lock: take the mutex if it is free, else set WAITERS (the caller
+ * then queues); `starving` also sets HANDOFF. */
+static bool take_or_flag_locked(struct mutex *m, bool starving)
 {
 	uint32_t s = atomic_load_explicit(&m->word, memory_order_relaxed);
+	uint32_t add = M_WAITERS | (starving ? M_HANDOFF : 0);
 
 	for (;;) {
-		if (s == 0) {
+		if (!(s & (M_LOCKED | M_HANDOFF))) {
 			if (try_take(m))
 				return true;
 			s = atomic_load_explicit(&m->word,
 						 memory_order_relaxed);
 			continue;
 		}
-		if (s & M_WAITERS)
+		if ((s & add) == add)
 			return false;
 		if (atomic_compare_exchange_weak_explicit(
-			    &m->word, &s, s | M_WAITERS, memory_order_relaxed,
+			    &m->word, &s, s | add, memory_order_relaxed,
 			    memory_order_relaxed))
 			return false;
 	}
 }
 
-/* Under lock: take w out of the queue; the last one out clears WAITERS. */
-static bool withdraw_locked(struct mutex *m, struct weft__waiter *w)
+/* Under lock: the queue lost w (or its head); keep the bits true. */
+static void queue_changed_locked(struct mutex *m)
 {
-	if (!weft__waitq_withdraw(&m->q, w))
-		return false;
 	if (weft__waitq_empty(&m->q))
-		atomic_fetch_and_explicit(&m->word, ~M_WAITERS,
+		atomic_fetch_and_explicit(&m->word, ~(M_WAITERS | M_HANDOFF),
 					  memory_order_relaxed);
-	return true;
+}
+
+/* Under lock: wake the oldest waiter to retry, unless one already is. */
+static void wake_retry_locked(struct mutex *m)
+{
+	uint32_t s = atomic_load_explicit(&m->word, memory_order_relaxed);
+	struct weft__waiter *w;
+
+	if (s & M_WOKEN)
+		return;
+	w = weft__waitq_pop(&m->q);
+	if (!w)
+		return;
+	queue_changed_locked(m);
+	atomic_fetch_or_explicit(&m->word, M_WOKEN, memory_order_relaxed);
+	w->result = RETRY;
+	weft__wake(w->task, w->gen, 0);
+}
+
+/* A woken waiter is back (it took the lock, queued again or gave up). */
+static void woken_done_locked(struct mutex *m)
+{
+	atomic_fetch_and_explicit(&m->word, ~M_WOKEN, memory_order_relaxed);
+	/* It gave up while the lock is free: pass the wake on. */
+	if (!(atomic_load_explicit(&m->word, memory_order_relaxed) &
+	      M_LOCKED))
+		wake_retry_locked(m);
 }
 
 /*
- * Queue and park until unlock hands us the mutex.  A cancellable wait that
- * is cancelled (or times out) first withdraws and fails; a non-cancellable
- * one that a deadline ends anyway queues again.
+ * Queue and park until we own the mutex.  Woken to retry, we try once and
+ * otherwise queue again at the head; waiting over STARVE_NS asks for a
+ * hand-off.  An interrupted cancellable wait withdraws and fails, unless a
+ * hand-off already made us the owner.
  */
 static int lock_slow(struct mutex *m, struct weft_task *self,
 		     bool cancellable)
 {
 	struct weft__waiter w;
+	bool front = false, starving = false;
+	uint64_t since = 0;
 	int r;
 
 	if (spin_take(m))
 		goto owned;
 	for (;;) {
 		weft__spin_lock(&m->lock);
-		if (take_or_flag_locked(m)) {
+		if (front)
+			woken_done_locked(m);
+		if (take_or_flag_locked(m, starving)) {
 			weft__spin_unlock(&m->lock);
 			goto owned;
 		}
-		weft__waitq_push(&m->q, &w, NULL, cancellable);
+		if (front)
+			weft__waitq_push_front(&m->q, &w, NULL, cancellable);
+		else
+			weft__waitq_push(&m->q, &w, NULL, cancellable);
 		weft__spin_unlock(&m->lock);
+		if (!since)
+			since = weft_now();
 		r = weft__park_commit();
-		if (r >= 0) {
-			weft__spin_settle(&m->lock);
-			return 0;	/* the unlocker made us the owner */
-		}
 		weft__spin_lock(&m->lock);
-		if (!withdraw_locked(m, &w)) {
-			/* Popped (and made owner) before our park ended. */
+		if (weft__interruption(r) && weft__waitq_withdraw(&m->q, &w)) {
+			queue_changed_locked(m);
 			weft__spin_unlock(&m->lock);
-			return 0;
+			if (cancellable)
+				return r;
+			front = false;
+			continue;
 		}
 		weft__spin_unlock(&m->lock);
-		if (cancellable)
+		/* Popped: either handed the lock, or woken to retry. */
+		if (w.result == GOT_LOCK)
+			goto owned;
+		if (weft__interruption(r) && cancellable) {
+			weft__spin_lock(&m->lock);
+			woken_done_locked(m);
+			weft__spin_unlock(&m->lock);
 			return r;
+		}
+		front = true;
+		starving = weft_now() - since > STARVE_NS;
+		if (!starving && try_take(m)) {
+			weft__spin_lock(&m->lock);
+			woken_done_locked(m);
+			weft__spin_unlock(&m->lock);
+			goto owned;
+		}
 	}
 owned:
 	set_owner(m, self);
@@ -235,17 +297,17 @@ bool weft__mutex_held(weft_mutex *mx)
 					    memory_order_relaxed) == self;
 }
 
-/* Under lock, with WAITERS set: make the oldest waiter the owner. */
+/* Under lock, in hand-off mode: make the oldest waiter the owner (LOCKED
+ * stays set).  A failed wake means a cancel or deadline beat us: that
+ * waiter still finds itself popped and takes the mutex (lock_slow). */
 static void hand_off_locked(struct mutex *m)
 {
 	struct weft__waiter *w = weft__waitq_pop(&m->q);
 
+	atomic_fetch_and_explicit(&m->word, ~M_HANDOFF, memory_order_relaxed);
+	queue_changed_locked(m);
 	set_owner(m, w->task);
-	if (weft__waitq_empty(&m->q))
-		atomic_fetch_and_explicit(&m->word, ~M_WAITERS,
-					  memory_order_relaxed);
-	/* A failed wake means a cancel or deadline beat us: that waiter
-	 * still finds itself popped and takes the mutex (lock_slow). */
+	w->result = GOT_LOCK;
 	weft__wake(w->task, w->gen, 0);
 }
 
@@ -257,24 +319,32 @@ void weft_mutex_unlock(weft_mutex *mx)
 	if (!mx || !weft__mutex_held(mx))
 		weft__panic("weft_mutex_unlock: mutex not held by this task");
 	set_owner(m, NULL);
-	s = atomic_load_explicit(&m->word, memory_order_relaxed);
 	for (;;) {
-		if (!(s & M_WAITERS)) {
-			/* release: pairs with the acquire in try_take(). */
-			if (atomic_compare_exchange_weak_explicit(
-				    &m->word, &s, 0, memory_order_release,
-				    memory_order_relaxed))
+		s = atomic_load_explicit(&m->word, memory_order_relaxed);
+		if (s & M_HANDOFF) {
+			weft__spin_lock(&m->lock);
+			s = atomic_load_explicit(&m->word,
+						 memory_order_relaxed);
+			if ((s & M_HANDOFF) && !weft__waitq_empty(&m->q)) {
+				hand_off_locked(m);
+				weft__spin_unlock(&m->lock);
 				return;
+			}
+			weft__spin_unlock(&m->lock);
 			continue;
 		}
+		/* A CAS, not a plain clear: if a starving waiter sets HANDOFF
+		 * meanwhile it fails, and the lock goes to that waiter (a
+		 * free lock in hand-off mode would be taken by nobody).
+		 * release: pairs with the acquire in try_take(). */
+		if (atomic_compare_exchange_weak_explicit(
+			    &m->word, &s, s & ~M_LOCKED, memory_order_release,
+			    memory_order_relaxed))
+			break;
+	}
+	if ((s & M_WAITERS) && !(s & M_WOKEN)) {
 		weft__spin_lock(&m->lock);
-		s = atomic_load_explicit(&m->word, memory_order_relaxed);
-		if (s & M_WAITERS) {
-			hand_off_locked(m);
-			weft__spin_unlock(&m->lock);
-			return;
-		}
-		/* The last waiter withdrew meanwhile: unlock plainly. */
+		wake_retry_locked(m);
 		weft__spin_unlock(&m->lock);
 	}
 }

@@ -29,6 +29,23 @@ void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
 	q->tail = w;
 }
 
+void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w,
+			    void *data, bool cancellable)
+{
+	w->task = weft__current_task();
+	w->gen = weft__park_prepare(cancellable);
+	w->data = data;
+	w->result = 0;
+	w->linked = true;
+	w->prev = NULL;
+	w->next = q->head;
+	if (q->head)
+		q->head->prev = w;
+	else
+		q->tail = w;
+	q->head = w;
+}
+
 void weft__waitq_unlink(struct weft__waitq *q, struct weft__waiter *w)
 {
 	if (w->prev)

@@ -99,6 +99,9 @@ static inline bool weft__waitq_empty(const struct weft__waitq *q)
 /* Arm the current task's park and append its waiter (under the lock). */
 void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
 		      void *data, bool cancellable);
+/* The same, at the head of the line (a waiter keeping its seniority). */
+void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w,
+			    void *data, bool cancellable);
 void weft__waitq_unlink(struct weft__waitq *q, struct weft__waiter *w);
 /* Pop the oldest waiter (under the lock); NULL when empty. */
 struct weft__waiter *weft__waitq_pop(struct weft__waitq *q);
