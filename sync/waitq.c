@@ -12,14 +12,20 @@ struct weft_task *weft__current_task(void)
 	return w ? w->current : NULL;
 }
 
-void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
-		      void *data, bool cancellable)
+/* Arm the current task's park and fill w in (linking is the caller's). */
+static void arm(struct weft__waiter *w, void *data, bool cancellable)
 {
 	w->task = weft__current_task();
 	w->gen = weft__park_prepare(cancellable);
 	w->data = data;
 	w->result = 0;
 	w->linked = true;
+}
+
+void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
+		      void *data, bool cancellable)
+{
+	arm(w, data, cancellable);
 	w->next = NULL;
 	w->prev = q->tail;
 	if (q->tail)
@@ -32,11 +38,7 @@ void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
 void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w,
 			    void *data, bool cancellable)
 {
-	w->task = weft__current_task();
-	w->gen = weft__park_prepare(cancellable);
-	w->data = data;
-	w->result = 0;
-	w->linked = true;
+	arm(w, data, cancellable);
 	w->prev = NULL;
 	w->next = q->head;
 	if (q->head)
