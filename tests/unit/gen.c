@@ -123,7 +123,8 @@ Test(gen, close_ends_the_pending_yield_with_ecanceled_and_waits_for_cleanup)
 
 static int slow_producer(weft_gen *g, void *arg)
 {
-	weft_sleep(30 * MS);
+	/* Far beyond the consumer's 5 ms deadline, even under Valgrind. */
+	weft_sleep(300 * MS);
 	weft_gen_yield(g, (void *)(intptr_t)77);
 	return 0;
 }

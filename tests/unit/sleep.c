@@ -274,7 +274,8 @@ static int not_inherited_main(void *arg)
 	cr_assert_eq(weft_deadline_push(5 * MS), 0, "push");
 	t = weft_spawn(child_sleeps_50ms, NULL);
 	cr_assert_not_null(t, "spawn");
-	cr_assert_eq(weft_deadline_pop(), 0, "pop");
+	/* (Under Valgrind the 5 ms may pass before this pop: 0 or 1.) */
+	cr_assert_geq(weft_deadline_pop(), 0, "pop");
 	cr_assert_eq(weft_join(t), 0, "the child saw its parent's deadline");
 	return 0;
 }
