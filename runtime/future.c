@@ -90,6 +90,8 @@ bool weft_future_done(weft_future *f)
 
 int weft_future_result(weft_future *f, void **value)
 {
+	if (!f)
+		return -EINVAL;
 	if (!weft_future_done(f))
 		weft__panic("weft_future_result: the future is not set");
 	if (value)

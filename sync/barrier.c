@@ -30,6 +30,8 @@ _Static_assert(_Alignof(struct barrier) <= _Alignof(weft_barrier),
 
 void weft_barrier_init(weft_barrier *b, unsigned n)
 {
+	if (!b)
+		return;
 	*b = (weft_barrier)WEFT_BARRIER_INIT;
 	((struct barrier *)b)->n = n;
 }

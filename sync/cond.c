@@ -31,6 +31,8 @@ _Static_assert(_Alignof(struct cond) <= _Alignof(weft_cond), "cond align");
 
 void weft_cond_init(weft_cond *c)
 {
+	if (!c)
+		return;
 	*c = (weft_cond)WEFT_COND_INIT;
 }
 

@@ -18,6 +18,8 @@ _Static_assert(_Alignof(struct event) <= _Alignof(weft_event), "event align");
 
 void weft_event_init(weft_event *e)
 {
+	if (!e)
+		return;
 	*e = (weft_event)WEFT_EVENT_INIT;
 }
 
@@ -25,6 +27,8 @@ void weft_event_set(weft_event *ev)
 {
 	struct event *e = (struct event *)ev;
 
+	if (!ev)
+		return;
 	weft__spin_lock(&e->lock);
 	__atomic_store_n(&e->set, 1, __ATOMIC_RELEASE);
 	weft__waitq_wake_all(&e->q, 0);
@@ -35,6 +39,8 @@ void weft_event_clear(weft_event *ev)
 {
 	struct event *e = (struct event *)ev;
 
+	if (!ev)
+		return;
 	weft__spin_lock(&e->lock);
 	__atomic_store_n(&e->set, 0, __ATOMIC_RELEASE);
 	weft__spin_unlock(&e->lock);
@@ -44,6 +50,8 @@ bool weft_event_is_set(weft_event *ev)
 {
 	struct event *e = (struct event *)ev;
 
+	if (!ev)
+		return false;
 	return __atomic_load_n(&e->set, __ATOMIC_ACQUIRE) != 0;
 }
 

@@ -47,6 +47,8 @@ void weft_limiter_init(weft_limiter *lim, uint64_t rate_per_s, uint64_t burst)
 {
 	struct limiter *l = (struct limiter *)lim;
 
+	if (!lim)
+		return;
 	*lim = (weft_limiter)WEFT_LIMITER_INIT;
 	l->rate = rate_per_s;
 	l->burst = burst ? burst : 1;

@@ -82,6 +82,8 @@ static void set_owner(struct mutex *m, struct weft_task *t)
 
 void weft_mutex_init(weft_mutex *m)
 {
+	if (!m)
+		return;
 	*m = (weft_mutex)WEFT_MUTEX_INIT;
 }
 

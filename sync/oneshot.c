@@ -30,6 +30,8 @@ _Static_assert(_Alignof(struct oneshot) <= _Alignof(weft_oneshot),
 
 void weft_oneshot_init(weft_oneshot *o)
 {
+	if (!o)
+		return;
 	*o = (weft_oneshot)WEFT_ONESHOT_INIT;
 }
 

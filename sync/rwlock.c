@@ -41,6 +41,8 @@ _Static_assert(_Alignof(struct rwlock) <= _Alignof(weft_rwlock),
 
 void weft_rwlock_init(weft_rwlock *l)
 {
+	if (!l)
+		return;
 	*l = (weft_rwlock)WEFT_RWLOCK_INIT;
 }
 

@@ -28,6 +28,8 @@ _Static_assert(_Alignof(struct sem) <= _Alignof(weft_sem), "sem align");
 
 void weft_sem_init(weft_sem *s, uint64_t permits)
 {
+	if (!s)
+		return;
 	*s = (weft_sem)WEFT_SEM_INIT;
 	((struct sem *)s)->permits = permits;
 }

@@ -31,6 +31,8 @@ _Static_assert(_Alignof(struct waitgroup) <= _Alignof(weft_waitgroup),
 
 void weft_waitgroup_init(weft_waitgroup *wg)
 {
+	if (!wg)
+		return;
 	*wg = (weft_waitgroup)WEFT_WAITGROUP_INIT;
 }
 
@@ -55,11 +57,15 @@ static void add(weft_waitgroup *wgp, int64_t n, const char *name)
 
 void weft_waitgroup_add(weft_waitgroup *wg, int64_t n)
 {
+	if (!wg)
+		return;
 	add(wg, n, "weft_waitgroup_add");
 }
 
 void weft_waitgroup_done(weft_waitgroup *wg)
 {
+	if (!wg)
+		return;
 	add(wg, -1, "weft_waitgroup_done");
 }
 
