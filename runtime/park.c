@@ -210,9 +210,9 @@ void weft__park_switched_out(struct weft_task *t)
 	}
 }
 
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
+void weft__futex_wake(_Atomic uint32_t *word)
 {
-	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 void weft__waker_fire(const struct weft__waker *w, int result)
@@ -223,11 +223,12 @@ void weft__waker_fire(const struct weft__waker *w, int result)
 	}
 	/* release: pairs with the acquire in weft__futex_wait_set. */
 	atomic_store_explicit(w->futex, 1, memory_order_release);
-	futex(w->futex, FUTEX_WAKE_PRIVATE, 1);
+	weft__futex_wake(w->futex);
 }
 
 void weft__futex_wait_set(_Atomic uint32_t *word)
 {
 	while (!atomic_load_explicit(word, memory_order_acquire))
-		futex(word, FUTEX_WAIT_PRIVATE, 0);
+		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL,
+			0);
 }

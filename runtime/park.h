@@ -48,6 +48,8 @@ void weft__park_switched_out(struct weft_task *t);
 
 /* Waker helpers: a task parked with gen, or a thread on a futex word. */
 void weft__waker_fire(const struct weft__waker *w, int result);
+/* Wake one thread blocked on a futex word. */
+void weft__futex_wake(_Atomic uint32_t *word);
 /* Block the calling (non-task) thread until *futex becomes non-zero. */
 void weft__futex_wait_set(_Atomic uint32_t *futex);
 

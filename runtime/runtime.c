@@ -20,13 +20,11 @@
  * spawned count then, which is <= the spawned sum read later).
  */
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/alloc.h"
@@ -161,11 +159,6 @@ uint64_t weft__runtime_live(struct weft_runtime *rt)
 	return spawned - ended;
 }
 
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
-{
-	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
-}
-
 void weft__runtime_check_quiescent(struct weft_runtime *rt)
 {
 	uint32_t zero = 0;
@@ -179,7 +172,7 @@ void weft__runtime_check_quiescent(struct weft_runtime *rt)
 	if (atomic_compare_exchange_strong_explicit(
 		    &rt->quiescent, &zero, 1, memory_order_acq_rel,
 		    memory_order_relaxed))
-		futex(&rt->quiescent, FUTEX_WAKE_PRIVATE, 1);
+		weft__futex_wake(&rt->quiescent);
 }
 
 void weft_runtime_free(weft_runtime *rt)

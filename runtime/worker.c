@@ -539,15 +539,10 @@ static bool work_anywhere(struct weft_runtime *rt)
 	return false;
 }
 
-static long futex(_Atomic uint32_t *addr, int op, uint32_t val)
-{
-	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
-}
-
 void weft__worker_unpark(struct worker *w)
 {
 	atomic_store_explicit(&w->unpark, 1, memory_order_release);
-	futex(&w->unpark, FUTEX_WAKE_PRIVATE, 1);
+	weft__futex_wake(&w->unpark);
 }
 
 /* Futex wait on the unpark token until an absolute CLOCK_MONOTONIC time
