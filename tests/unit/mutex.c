@@ -212,16 +212,21 @@ static int starve_main(void *arg)
 	YIELD_UNTIL(weft__mutex_waiters(&f.m) == 1);
 	t0 = weft_now();
 	/* Release and retake at once, letting the waiter run (and lose)
-	 * in between, until the mutex is handed to it. */
+	 * in between, until it gets the mutex: handed to it (our trylock
+	 * is refused), or taken while free. */
 	while (!refused) {
 		cr_assert_lt(weft_now() - t0, 5000000000ull,
 			     "the waiter was overtaken for 5 s");
 		weft_mutex_unlock(&f.m);
 		if (weft_mutex_trylock(&f.m) != 0)
 			refused = true;
+		else if (f.n == 1) /* read under the mutex */
+			break;
 		else
 			weft_yield();
 	}
+	if (!refused)
+		weft_mutex_unlock(&f.m);
 	cr_assert_eq(weft_join(t), 0, "waiter");
 	cr_assert_eq(f.n, 1, "the waiter ran");
 	cr_assert_eq(weft_mutex_trylock(&f.m), 0, "free again");
