@@ -29,8 +29,3 @@ void weft__panic(const char *fmt, ...)
 	}
 	abort();
 }
-
-int weft__nerr(void)
-{
-	return errno > 0 ? -errno : -EIO;
-}

@@ -8,7 +8,4 @@
 __attribute__((noreturn, format(printf, 1, 2), cold))
 void weft__panic(const char *fmt, ...);
 
-/* Convert a libc -1/errno result to our -errno convention. */
-int weft__nerr(void);
-
 #endif /* WEFT_RUNTIME_PANIC_H */

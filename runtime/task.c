@@ -300,7 +300,7 @@ static int join_wait(struct weft_task *self, struct weft_task *t)
 	}
 }
 
-static int join_foreign(struct weft_task *t)
+static void join_foreign(struct weft_task *t)
 {
 	_Atomic uint32_t done = 0;
 
@@ -309,7 +309,6 @@ static int join_foreign(struct weft_task *t)
 	t->joiner.futex = &done;
 	if (weft__join_register(t))
 		weft__futex_wait_set(&done);
-	return 0;
 }
 
 int weft_join(weft_task *t)

@@ -179,20 +179,6 @@ static bool next_slot(struct weft__timer_wheel *wh, unsigned *level,
 	return false;
 }
 
-uint64_t weft__timer_next(struct weft__timer_wheel *wh)
-{
-	unsigned l, s;
-	uint64_t start;
-
-	if (!__atomic_load_n(&wh->count, __ATOMIC_RELAXED))
-		return WEFT__FOREVER;
-	lock(wh);
-	if (!next_slot(wh, &l, &s, &start))
-		start = WEFT__FOREVER;
-	unlock(wh);
-	return start == WEFT__FOREVER ? start : start << WEFT__TIMER_SHIFT;
-}
-
 /* Take slot (l, s): fire what is due, cascade the rest down. */
 static void expire_slot_locked(struct weft__timer_wheel *wh, unsigned l,
 			       unsigned s, uint64_t now_units)

@@ -71,8 +71,4 @@ static inline bool weft__timer_any(struct weft__timer_wheel *wh)
  * deadline of the next entry (WEFT__FOREVER when none). */
 uint64_t weft__timer_poll(struct weft__timer_wheel *wh, uint64_t now);
 
-/* Owner, lock-free peek: the next deadline, maybe a little early (the
- * start of the slot that holds it), WEFT__FOREVER when empty. */
-uint64_t weft__timer_next(struct weft__timer_wheel *wh);
-
 #endif /* WEFT_RUNTIME_TIMER_H */

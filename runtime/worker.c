@@ -222,16 +222,23 @@ static void cancel_live(struct worker *w, unsigned epoch)
 
 static void task_entry(void *arg);
 
-/* A task that never ran finishes here, on the loop or a task's stack. */
-static void finish_unstarted(struct worker *w, struct weft_task *t, int r)
+/* A task has ended on w.  release: the ended count is read after every
+ * ended task's last access (runtime.c: counting live tasks). */
+static void count_exit(struct worker *w)
 {
-	weft__task_complete(t, r);
-	weft__task_unref(t);
 	atomic_store_explicit(&w->c.exited,
 			      atomic_load_explicit(&w->c.exited,
 						   memory_order_relaxed) + 1,
 			      memory_order_release);
 	weft__runtime_check_quiescent(w->rt);
+}
+
+/* A task that never ran finishes here, on the loop or a task's stack. */
+static void finish_unstarted(struct worker *w, struct weft_task *t, int r)
+{
+	weft__task_complete(t, r);
+	weft__task_unref(t);
+	count_exit(w);
 }
 
 /* Give t a stack and a first frame; false if it finished without running
@@ -377,11 +384,7 @@ static void exit_finish(struct worker *w, struct weft_task *t)
 			&home->remote_exits, &head, t, memory_order_release,
 			memory_order_relaxed));
 	}
-	atomic_store_explicit(&w->c.exited,
-			      atomic_load_explicit(&w->c.exited,
-						   memory_order_relaxed) + 1,
-			      memory_order_release);
-	weft__runtime_check_quiescent(w->rt);
+	count_exit(w);
 }
 
 /* The arriving side of a switch: act for the task that just left. */
