@@ -13,6 +13,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/select.h>	/* sigset_t, also under -std=c11 */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,6 +26,13 @@ extern "C" {
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1
 #define WEFT_VERSION_PATCH 0
+
+/* Opaque value types are 8-aligned in C and C++ alike. */
+#ifdef __cplusplus
+#define WEFT__ALIGN8 alignas(8)
+#else
+#define WEFT__ALIGN8 _Alignas(8)
+#endif
 
 #if defined(__GNUC__)
 #define WEFT_API __attribute__((visibility("default")))
@@ -440,7 +452,7 @@ WEFT_API int weft_local_set(weft_local_key *k, void *value);
 
 /* An event: tasks wait until it is set.  WEFT_EVENT_INIT is clear. */
 typedef struct weft_event {
-	_Alignas(8) unsigned char _priv[24];
+	WEFT__ALIGN8 unsigned char _priv[24];
 } weft_event;
 #define WEFT_EVENT_INIT { { 0 } }
 
@@ -459,7 +471,7 @@ WEFT_API int weft_event_wait(weft_event *e);
  * mutex the calling task does not hold aborts, naming weft_mutex_unlock.
  */
 typedef struct weft_mutex {
-	_Alignas(8) unsigned char _priv[32];
+	WEFT__ALIGN8 unsigned char _priv[32];
 } weft_mutex;
 #define WEFT_MUTEX_INIT { { 0 } }
 
@@ -478,7 +490,7 @@ WEFT_API void weft_mutex_unlock(weft_mutex *m);
 
 /* A counting semaphore; WEFT_SEM_INIT has zero permits. */
 typedef struct weft_sem {
-	_Alignas(8) unsigned char _priv[32];
+	WEFT__ALIGN8 unsigned char _priv[32];
 } weft_sem;
 #define WEFT_SEM_INIT { { 0 } }
 
@@ -492,7 +504,7 @@ WEFT_API void weft_sem_release(weft_sem *s);
 
 /* A condition variable used with a weft_mutex. */
 typedef struct weft_cond {
-	_Alignas(8) unsigned char _priv[24];
+	WEFT__ALIGN8 unsigned char _priv[24];
 } weft_cond;
 #define WEFT_COND_INIT { { 0 } }
 
@@ -506,7 +518,7 @@ WEFT_API void weft_cond_broadcast(weft_cond *c);
 
 /* A barrier for n tasks (reusable, round after round). */
 typedef struct weft_barrier {
-	_Alignas(8) unsigned char _priv[32];
+	WEFT__ALIGN8 unsigned char _priv[32];
 } weft_barrier;
 #define WEFT_BARRIER_INIT { { 0 } }
 
@@ -520,7 +532,7 @@ WEFT_API int weft_barrier_wait(weft_barrier *b);
 /* A readers-writer lock; writers are not starved (a waiting writer holds
  * off new readers). */
 typedef struct weft_rwlock {
-	_Alignas(8) unsigned char _priv[40];
+	WEFT__ALIGN8 unsigned char _priv[40];
 } weft_rwlock;
 #define WEFT_RWLOCK_INIT { { 0 } }
 
@@ -534,7 +546,7 @@ WEFT_API void weft_rwlock_unlock(weft_rwlock *l);
 
 /* A wait group (Go's sync.WaitGroup): wait until the count is back to 0. */
 typedef struct weft_waitgroup {
-	_Alignas(8) unsigned char _priv[32];
+	WEFT__ALIGN8 unsigned char _priv[32];
 } weft_waitgroup;
 #define WEFT_WAITGROUP_INIT { { 0 } }
 
@@ -547,7 +559,7 @@ WEFT_API int weft_waitgroup_wait(weft_waitgroup *wg);
 
 /* A one-shot slot: one value sent once, received by one task. */
 typedef struct weft_oneshot {
-	_Alignas(8) unsigned char _priv[40];
+	WEFT__ALIGN8 unsigned char _priv[40];
 } weft_oneshot;
 #define WEFT_ONESHOT_INIT { { 0 } }
 
@@ -566,7 +578,7 @@ WEFT_API int weft_oneshot_try_recv(weft_oneshot *o, void **value);
  * once.  Call weft_limiter_init before use, never while tasks wait.
  */
 typedef struct weft_limiter {
-	_Alignas(8) unsigned char _priv[64];
+	WEFT__ALIGN8 unsigned char _priv[64];
 } weft_limiter;
 #define WEFT_LIMITER_INIT { { 0 } }
 
@@ -654,6 +666,81 @@ WEFT_API int weft_chan_try_recv(weft_chan *ch, void *elem);
 WEFT_API void weft_chan_close(weft_chan *ch);
 /* Free; NULL does nothing.  No task may be waiting on it. */
 WEFT_API void weft_chan_free(weft_chan *ch);
+
+/* ------------------------------------------------------------------------
+ * Sockets and files
+ *
+ * Each call takes the arguments of the system call it replaces and returns
+ * what it returns (bytes, a descriptor, the ready events, or 0), or a
+ * negative errno; errno is left alone.  All are (S): the task suspends, the
+ * worker runs others.  A cancelled task (or one past a deadline scope)
+ * gets -ECANCELED (-ETIMEDOUT): the operation is cancelled in the kernel
+ * first, so the kernel touches no buffer after the call returns.  If the
+ * operation completed before the cancellation took hold, its result is
+ * returned instead (no received bytes are lost); the next suspension point
+ * reports the cancellation.  Short reads and writes come back as the kernel
+ * returns them; weft_send_all loops until every byte is sent.
+ *
+ * Descriptors are plain ones: made by weft or by anyone else, blocking or
+ * not.  Close the ones weft has waited on with weft_close (the epoll backend
+ * keeps a record per descriptor).  Backend: io_uring, or epoll where
+ * io_uring is unavailable or WEFT_IO_BACKEND=epoll.
+ */
+
+/* `off` of weft_read/weft_write/weft_readv/weft_writev: the file position
+ * (read(2)/write(2)), for pipes, sockets and sequential file access. */
+#define WEFT_OFF_CURRENT ((off_t)-1)
+
+WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
+			  socklen_t addrlen);
+WEFT_API ssize_t weft_recv(int fd, void *buf, size_t len, int flags);
+WEFT_API ssize_t weft_send(int fd, const void *buf, size_t len, int flags);
+/* Send all len bytes: len, or a negative errno (bytes may have gone out). */
+WEFT_API ssize_t weft_send_all(int fd, const void *buf, size_t len,
+			       int flags);
+/* pread/pwrite at off; off == -1: read/write at the file position. */
+WEFT_API ssize_t weft_read(int fd, void *buf, size_t len, off_t off);
+WEFT_API ssize_t weft_write(int fd, const void *buf, size_t len, off_t off);
+WEFT_API ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt,
+			    off_t off);
+WEFT_API ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt,
+			     off_t off);
+/* open(2) with O_CLOEXEC added: a descriptor. */
+WEFT_API int weft_open(const char *path, int flags, mode_t mode);
+WEFT_API int weft_close(int fd);
+WEFT_API int weft_fsync(int fd);
+WEFT_API int weft_shutdown(int fd, int how);
+WEFT_API int weft_stat(const char *path, struct stat *st);
+/* Wait until fd is ready for any of events (POLLIN, POLLOUT, ...): the
+ * ready events (POLLERR and POLLHUP are always reported). */
+WEFT_API int weft_poll(int fd, int events);
+
+/*
+ * TCP helpers.  host is a numeric IPv4 or IPv6 address ("127.0.0.1",
+ * "::1"); NULL listens on every IPv4 address.  weft_listen_tcp returns a
+ * listening socket (SO_REUSEADDR; port 0 picks a free port: see
+ * weft_local_port); weft_dial_tcp also takes a host name, resolved on the
+ * blocking pool, and returns a connected socket (TCP_NODELAY).  Sockets are
+ * non-blocking and close-on-exec.
+ */
+WEFT_API int weft_listen_tcp(const char *host, int port, int backlog);
+WEFT_API int weft_dial_tcp(const char *host, int port);
+/* The same for Unix-domain stream sockets at path. */
+WEFT_API int weft_listen_unix(const char *path, int backlog);
+WEFT_API int weft_dial_unix(const char *path);
+/* The local port of a bound socket, or a negative errno. */
+WEFT_API int weft_local_port(int fd);
+
+/*
+ * (S) Wait for one of the signals in set (asyncio's add_signal_handler, for
+ * graceful shutdown): returns its number.  Block the signals with
+ * pthread_sigmask in the main thread before weft_run or weft_runtime_new,
+ * so every runtime thread inherits the mask and none is killed by a
+ * default action; weft_signal_wait blocks them in the calling worker too.
+ * -EINVAL for a NULL or empty set.
+ */
+WEFT_API int weft_signal_wait(const sigset_t *set);
 
 /* ------------------------------------------------------------------------
  * Blocking offload
