@@ -73,9 +73,15 @@ typedef struct weft_config {
 	 * -ECANCELED; runs on the worker, must not suspend. */
 	void (*on_task_error)(weft_task *t, int status, void *arg);
 	void *on_task_error_arg;
+	/* I/O backend: WEFT_IO_AUTO (io_uring where usable, else epoll;
+	 * env WEFT_IO_BACKEND=uring|epoll), WEFT_IO_URING (fail with
+	 * ENOSYS where io_uring cannot be used), WEFT_IO_EPOLL. */
+	int io_backend;
 	/* Reserved for growth: keep zero. */
-	uint64_t reserved[8];
+	uint64_t reserved[7];
 } weft_config;
+
+enum { WEFT_IO_AUTO = 0, WEFT_IO_URING = 1, WEFT_IO_EPOLL = 2 };
 
 /*
  * Start the workers, run main(arg) as a task and return its status once the

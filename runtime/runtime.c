@@ -29,6 +29,7 @@
 
 #include "runtime/alloc.h"
 #include "runtime/blocking.h"
+#include "runtime/driver.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
@@ -91,8 +92,12 @@ static void runtime_destroy(struct weft_runtime *rt)
 	 * freed below (a no-op when weft_runtime_free drained it). */
 	weft__blocking_free(rt->blocking);
 	if (rt->workers) {
-		for (i = 0; i < rt->nworkers; i++)
+		for (i = 0; i < rt->nworkers; i++) {
+			if (!rt->workers[i])
+				continue;
+			weft__driver_fini(rt->workers[i]);
 			weft__free(rt->workers[i]);
+		}
 		weft__free(rt->workers);
 	}
 	weft__idle_destroy(&rt->idle);
@@ -127,6 +132,16 @@ weft_runtime *weft_runtime_new(const weft_config *cfg)
 	for (i = 0; i < rt->nworkers; i++)
 		if (!(rt->workers[i] = worker_new(rt, i)))
 			goto out_free;
+	/* The I/O backend, then each worker's ring or epoll set: made here
+	 * so that a failure is this call's error, not a worker's crash. */
+	r = weft__driver_choose(rt);
+	for (i = 0; r == 0 && i < rt->nworkers; i++)
+		r = weft__driver_init(rt->workers[i]);
+	if (r < 0) {
+		runtime_destroy(rt);
+		errno = -r;
+		return NULL;
+	}
 	/* No threads yet: they start with the first weft_blocking. */
 	rt->blocking = weft__blocking_new(&rt->cfg);
 	if (!rt->blocking)
@@ -263,6 +278,8 @@ int weft_stats_get(weft_runtime *rt, weft_stats *out)
 						   memory_order_relaxed);
 		out->inject_pops += atomic_load_explicit(
 			&c->inject_pops, memory_order_relaxed);
+		out->io_ops += atomic_load_explicit(&c->io_ops,
+						    memory_order_relaxed);
 	}
 	out->tasks_live = weft__runtime_live(rt);
 	out->blocking_threads = weft__blocking_threads(rt->blocking);

@@ -36,6 +36,7 @@ struct weft_runtime {
 	/* The blocking pool (blocking.c): made with the runtime, drained once
 	 * its tasks are quiescent. */
 	struct weft__blocking *blocking;
+	int io_backend;			/* io/io.h: WEFT__IO_URING or _EPOLL */
 };
 
 /* Online CPUs (cached after the first call). */

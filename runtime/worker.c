@@ -18,7 +18,6 @@
  * queue.  The loop adds stealing and parking.
  */
 #include <errno.h>
-#include <linux/futex.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "runtime/alloc.h"
+#include "runtime/driver.h"
 #include "runtime/overflow.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
@@ -332,6 +332,10 @@ static struct weft_task *next_local(struct worker *w)
 		poll_timers(w);
 	if (unlikely(w->tick % INJECT_INTERVAL == 0)) {
 		drain_remote_exits(w);
+		/* Submit what our tasks queued and reap completions even
+		 * while there is always work: I/O must not starve. */
+		if (weft__driver_busy(w))
+			weft__driver_poll(w);
 		t = pop_inject(w);
 		if (t)
 			return t;
@@ -516,6 +520,9 @@ static struct weft_task *find_work(struct worker *w)
 
 	poll_all_timers(w);
 	t = next_local(w);
+	/* Out of local work: what has our I/O completed? */
+	if (!t && weft__driver_busy(w) && weft__driver_poll(w))
+		t = next_local(w);
 
 	if (!t) {
 		if (!w->searching)
@@ -544,45 +551,35 @@ static bool work_anywhere(struct weft_runtime *rt)
 
 void weft__worker_unpark(struct worker *w)
 {
-	atomic_store_explicit(&w->unpark, 1, memory_order_release);
-	weft__futex_wake(&w->unpark);
-}
-
-/* Futex wait on the unpark token until an absolute CLOCK_MONOTONIC time
- * (FUTEX_WAIT_BITSET takes an absolute timeout; FOREVER: none). */
-static void futex_wait_until(_Atomic uint32_t *word, uint64_t until)
-{
-	struct timespec ts, *tp = NULL;
-
-	if (until != WEFT__FOREVER) {
-		ts.tv_sec = (time_t)(until / 1000000000ull);
-		ts.tv_nsec = (long)(until % 1000000000ull);
-		tp = &ts;
-	}
-	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, 0, tp, NULL,
-		FUTEX_BITSET_MATCH_ANY);
+	/* seq_cst: the Dekker pair with the driver's parked flag (the
+	 * driver sends a wake-up only to a worker blocked in it). */
+	atomic_store_explicit(&w->unpark, 1, memory_order_seq_cst);
+	weft__driver_unpark(w);
 }
 
 /*
- * Sleep until unparked or until the next timer is due.  Returns whether we
- * are counted as searching: a notifier that unparks us counts us so; when
- * our own timer wakes us we take ourselves off the sleepers (unless a
+ * Sleep in the I/O driver until unparked, until the next timer is due, or
+ * until the driver's completions woke tasks here.  Returns whether we are
+ * counted as searching: a notifier that unparks us counts us so; when our
+ * own timer or I/O wakes us we take ourselves off the sleepers (unless a
  * notifier popped us at that moment: then its token is on its way).
  */
 static bool sleep_until(struct worker *w, uint64_t until)
 {
+	bool own_work;
+
 	for (;;) {
-		/* acquire: pairs with the release in weft__worker_unpark. */
+		/* acquire: pairs with the store in weft__worker_unpark. */
 		if (atomic_exchange_explicit(&w->unpark, 0,
 					     memory_order_acquire))
 			return true;
-		if (until != WEFT__FOREVER && weft__now() >= until) {
+		own_work = weft__driver_park(w, until);
+		if (own_work ||
+		    (until != WEFT__FOREVER && weft__now() >= until)) {
 			if (weft__idle_unpark_self(&w->rt->idle, w))
 				return false;
 			until = WEFT__FOREVER;
-			continue;
 		}
-		futex_wait_until(&w->unpark, until);
 	}
 }
 
@@ -678,7 +675,8 @@ static struct weft_task *spin_for_work(struct worker *w)
 	do {
 		for (i = 0; i < 64; i++)
 			weft__cpu_relax();
-		if (work_anywhere(w->rt) || weft__timer_any(&w->timers)) {
+		if (work_anywhere(w->rt) || weft__timer_any(&w->timers) ||
+		    weft__driver_busy(w)) {
 			t = find_work(w);
 			if (t)
 				return t;
@@ -701,6 +699,7 @@ void *weft__worker_main(void *arg)
 	 * the signal stack cannot be had, an overflow is a plain SIGSEGV. */
 	weft__overflow_install();
 	weft__overflow_thread_init(w);
+	weft__driver_start(w);
 	for (;;) {
 		t = find_work(w);
 		if (!t)

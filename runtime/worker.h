@@ -19,6 +19,7 @@
 #include "runtime/timer.h"
 
 struct weft_task;
+struct weft__io;
 
 /* What the task that just switched out wants done, once it is off its
  * stack (see worker.c: the arrival side). */
@@ -37,6 +38,7 @@ struct worker_counters {
 	_Atomic uint64_t steals;
 	_Atomic uint64_t parks;
 	_Atomic uint64_t inject_pops;
+	_Atomic uint64_t io_ops;
 };
 
 struct worker {
@@ -68,6 +70,7 @@ struct worker {
 	 * resumed elsewhere disarms its entry at once). */
 	struct weft__timer_wheel timers;
 	uint64_t timer_next;		/* owner: cached next deadline */
+	struct weft__io *io;		/* the I/O driver it parks in */
 
 	/* Shared. */
 	struct weft__rq rq;
@@ -121,6 +124,15 @@ static inline uint64_t weft__worker_rand(struct worker *w)
 static inline bool weft__fuzz(struct worker *w, unsigned one_in)
 {
 	return unlikely(w->fuzz) && weft__worker_rand(w) % one_in == 0;
+}
+
+/* Owner: one more I/O operation issued (weft_stats). */
+static inline void weft__worker_count_io(struct worker *w)
+{
+	atomic_store_explicit(&w->c.io_ops,
+			      atomic_load_explicit(&w->c.io_ops,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 }
 
 void *weft__worker_main(void *arg);

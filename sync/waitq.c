@@ -26,6 +26,12 @@ void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
 		      void *data, bool cancellable)
 {
 	arm(w, data, cancellable);
+	weft__waitq_link(q, w);
+}
+
+void weft__waitq_link(struct weft__waitq *q, struct weft__waiter *w)
+{
+	w->linked = true;
 	w->next = NULL;
 	w->prev = q->tail;
 	if (q->tail)

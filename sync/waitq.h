@@ -102,6 +102,9 @@ void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
 /* The same, at the head of the line (a waiter keeping its seniority). */
 void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w,
 			    void *data, bool cancellable);
+/* Append a waiter armed elsewhere (a copy of one pushed on another queue:
+ * one park waiting on either of two queues). */
+void weft__waitq_link(struct weft__waitq *q, struct weft__waiter *w);
 void weft__waitq_unlink(struct weft__waitq *q, struct weft__waiter *w);
 /* Pop the oldest waiter (under the lock); NULL when empty. */
 struct weft__waiter *weft__waitq_pop(struct weft__waitq *q);

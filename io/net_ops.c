@@ -1,0 +1,271 @@
+/*
+ * Socket calls: accept, connect, recv, send, shutdown, poll.
+ *
+ * io_uring: one SQE each; the kernel waits for readiness itself.  A
+ * -EAGAIN can still come back (a non-blocking descriptor on some kernels):
+ * then we wait for readiness with a poll request and try again.
+ * epoll: the non-blocking system call first, then a wait on the
+ * descriptor's record (epoll.c) after EAGAIN.
+ */
+#include <limits.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "io/op.h"
+#include "weft.h"
+
+/* Linux moves at most this much in one call (MAX_RW_COUNT). */
+#define RW_MAX 0x7ffff000ul
+
+static size_t clamp_len(size_t len)
+{
+	return len > RW_MAX ? RW_MAX : len;
+}
+
+int weft__uring_poll_fd(struct worker *w, int fd, unsigned events)
+{
+	struct io_uring_sqe *sqe = weft__io_sqe(w);
+
+	io_uring_prep_poll_add(sqe, fd, events);
+	return weft__io_submit_wait(sqe);
+}
+
+/* After -EAGAIN: wait until fd may be ready for `in` (else out).  0 to
+ * retry, or why not. */
+static int wait_ready(struct worker *w, int fd, bool in)
+{
+	int r;
+
+	if (weft__io_uring(w)) {
+		r = weft__uring_poll_fd(w, fd, in ? POLLIN : POLLOUT);
+		return r < 0 ? r : 0;
+	}
+	return weft__epoll_wait_fd(fd, in ? EPOLLIN : EPOLLOUT);
+}
+
+/* epoll: a call that did not wait still spends coop budget, so a task
+ * echoing on a busy socket cannot hold its worker forever. */
+static void epoll_attempt(struct worker *w)
+{
+	weft__coop_tick(w);
+}
+
+int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct worker *w;
+	int r = weft__io_enter(&w);
+
+	if (r)
+		return r;
+	for (;;) {
+		if (weft__io_uring(w)) {
+			struct io_uring_sqe *sqe = weft__io_sqe(w);
+
+			io_uring_prep_accept(sqe, fd, addr, addrlen,
+					     SOCK_CLOEXEC);
+			r = weft__io_submit_wait(sqe);
+		} else {
+			epoll_attempt(w);
+			weft__epoll_fd_is_file(fd);	/* registers fd */
+			r = accept4(fd, addr, addrlen,
+				    SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (r < 0)
+				r = -errno;
+		}
+		if (r >= 0) {
+			/* A record left by an earlier descriptor of that
+			 * number (closed behind our back) must not apply. */
+			weft__epoll_forget(r);
+			return r;
+		}
+		if (r != -EAGAIN && r != -EINTR)
+			return r;
+		r = wait_ready(w, fd, true);
+		if (r)
+			return r;
+	}
+}
+
+/* The outcome of a non-blocking connect that said EINPROGRESS. */
+static int connect_result(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct worker *w;
+	int r = weft__io_enter(&w);
+
+	if (r)
+		return r;
+	if (weft__io_uring(w)) {
+		struct io_uring_sqe *sqe = weft__io_sqe(w);
+
+		io_uring_prep_connect(sqe, fd, addr, addrlen);
+		r = weft__io_submit_wait(sqe);
+		if (r != -EAGAIN && r != -EINPROGRESS)
+			return r;
+	} else {
+		epoll_attempt(w);
+		weft__epoll_fd_is_file(fd);	/* registers, non-blocking */
+		if (connect(fd, addr, addrlen) == 0)
+			return 0;
+		if (errno != EINPROGRESS && errno != EAGAIN &&
+		    errno != EINTR)
+			return -errno;
+	}
+	r = wait_ready(w, fd, false);
+	if (r)
+		return r;
+	return connect_result(fd);
+}
+
+ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
+{
+	struct worker *w;
+	ssize_t r = weft__io_enter(&w);
+
+	if (r)
+		return r;
+	len = clamp_len(len);
+	for (;;) {
+		if (weft__io_uring(w)) {
+			struct io_uring_sqe *sqe = weft__io_sqe(w);
+
+			io_uring_prep_recv(sqe, fd, buf, len, flags);
+			r = weft__io_submit_wait(sqe);
+		} else {
+			epoll_attempt(w);
+			weft__epoll_fd_is_file(fd);
+			r = recv(fd, buf, len, flags | MSG_DONTWAIT);
+			if (r < 0)
+				r = -errno;
+		}
+		/* A caller's own MSG_DONTWAIT means: do not wait. */
+		if ((r != -EAGAIN && r != -EINTR) || (flags & MSG_DONTWAIT))
+			return r;
+		r = wait_ready(w, fd, true);
+		if (r)
+			return r;
+	}
+}
+
+ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
+{
+	struct worker *w;
+	ssize_t r = weft__io_enter(&w);
+
+	if (r)
+		return r;
+	len = clamp_len(len);
+	/* -EPIPE rather than SIGPIPE for a peer that has gone. */
+	flags |= MSG_NOSIGNAL;
+	for (;;) {
+		if (weft__io_uring(w)) {
+			struct io_uring_sqe *sqe = weft__io_sqe(w);
+
+			io_uring_prep_send(sqe, fd, buf, len, flags);
+			r = weft__io_submit_wait(sqe);
+		} else {
+			epoll_attempt(w);
+			weft__epoll_fd_is_file(fd);
+			r = send(fd, buf, len, flags | MSG_DONTWAIT);
+			if (r < 0)
+				r = -errno;
+		}
+		if ((r != -EAGAIN && r != -EINTR) || (flags & MSG_DONTWAIT))
+			return r;
+		r = wait_ready(w, fd, false);
+		if (r)
+			return r;
+	}
+}
+
+ssize_t weft_send_all(int fd, const void *buf, size_t len, int flags)
+{
+	const char *p = buf;
+	size_t done = 0;
+
+	if (!buf && len)
+		return -EFAULT;
+	while (done < len) {
+		ssize_t r = weft_send(fd, p + done, len - done, flags);
+
+		if (r < 0)
+			return r;
+		done += (size_t)r;
+	}
+	if (len == 0) {
+		/* Still a suspension point: report -EPERM / cancellation. */
+		struct worker *w;
+		int r = weft__io_enter(&w);
+
+		if (r)
+			return r;
+	}
+	return (ssize_t)len;
+}
+
+int weft_shutdown(int fd, int how)
+{
+	struct worker *w;
+	int r = weft__io_enter(&w);
+
+	if (r)
+		return r;
+	if (weft__io_uring(w)) {
+		struct io_uring_sqe *sqe = weft__io_sqe(w);
+
+		io_uring_prep_shutdown(sqe, fd, how);
+		return weft__io_submit_wait(sqe);
+	}
+	epoll_attempt(w);
+	return shutdown(fd, how) < 0 ? -errno : 0;
+}
+
+int weft_poll(int fd, int events)
+{
+	struct worker *w;
+	struct pollfd p;
+	uint32_t want;
+	int r = weft__io_enter(&w);
+
+	if (r)
+		return r;
+	if (fd < 0)
+		return -EBADF;
+	if (weft__io_uring(w)) {
+		struct io_uring_sqe *sqe = weft__io_sqe(w);
+
+		io_uring_prep_poll_add(sqe, fd, (unsigned)events);
+		r = weft__io_submit_wait(sqe);
+		/* POLLNVAL is how poll(2) says EBADF. */
+		return r > 0 && (r & POLLNVAL) ? -EBADF : r;
+	}
+	want = ((events & (POLLIN | POLLPRI | POLLRDHUP)) ? EPOLLIN : 0) |
+	       ((events & POLLOUT) ? EPOLLOUT : 0);
+	for (;;) {
+		epoll_attempt(w);
+		p.fd = fd;
+		p.events = (short)events;
+		p.revents = 0;
+		if (poll(&p, 1, 0) < 0)
+			return -errno;
+		if (p.revents & POLLNVAL)
+			return -EBADF;
+		if (p.revents)
+			return p.revents;
+		if (!want)	/* only errors asked for: wait for input */
+			want = EPOLLIN;
+		r = weft__epoll_wait_fd(fd, want);
+		if (r)
+			return r;
+	}
+}

@@ -1,0 +1,227 @@
+/*
+ * The io_uring backend: one ring per worker, set up with the best flags the
+ * kernel takes, submitted to in batches by its worker alone.
+ *
+ * A task prepares its SQE on the ring of the worker it runs on and parks;
+ * the worker submits what its tasks queued when it polls (every few ticks,
+ * when it runs out of work) or parks.  A parked worker waits in
+ * io_uring_enter for a completion, its next timer (the wait's timeout) or a
+ * wake-up: a MSG_RING completion from another worker, or the eventfd read
+ * it keeps armed for threads that have no ring.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "io/io.h"
+#include "runtime/timer.h"
+
+#define RING_ENTRIES 256
+#define CQ_ENTRIES 4096
+
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+
+/* Flag sets to try, best first; the first the kernel takes is kept for
+ * every later ring.  SINGLE_ISSUER + DEFER_TASKRUN run completions only when
+ * the worker asks (no interrupting task work); COOP_TASKRUN at least avoids
+ * the IPI that forces it. */
+static const unsigned flag_sets[] = {
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		IORING_SETUP_R_DISABLED,
+	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+	0,
+};
+static _Atomic int chosen_set = -1;
+static _Atomic int have_msg_ring = -1;
+
+/* liburing 2.3 declares io_uring_enable_rings but does not export it. */
+static int enable_ring(struct io_uring *ring)
+{
+	return (int)syscall(__NR_io_uring_register, ring->ring_fd,
+			    IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+}
+
+static int setup(struct io_uring *ring, unsigned flags)
+{
+	struct io_uring_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = flags | IORING_SETUP_CQSIZE;
+	p.cq_entries = CQ_ENTRIES;
+	return io_uring_queue_init_params(RING_ENTRIES, ring, &p);
+}
+
+/* Can this process make a ring at all, and with which flags?  0 or a
+ * negative errno (ENOSYS: no kernel support; EPERM: seccomp or
+ * io_uring_disabled). */
+int weft__uring_probe(void)
+{
+	struct io_uring ring;
+	struct io_uring_probe *probe;
+	unsigned i;
+	int r = -ENOSYS;
+
+	if (atomic_load(&chosen_set) >= 0)
+		return 0;
+	for (i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
+		r = setup(&ring, flag_sets[i]);
+		if (r == 0)
+			break;
+	}
+	if (r < 0)
+		return r;
+	if (flag_sets[i] & IORING_SETUP_R_DISABLED)
+		enable_ring(&ring);
+	probe = io_uring_get_probe_ring(&ring);
+	atomic_store(&have_msg_ring,
+		     probe && io_uring_opcode_supported(probe,
+							IORING_OP_MSG_RING));
+	if (probe)
+		io_uring_free_probe(probe);
+	/* Every operation we issue must be there (5.19+ has them all). */
+	io_uring_queue_exit(&ring);
+	atomic_store(&chosen_set, (int)i);
+	return 0;
+}
+
+int weft__uring_init(struct weft__io *io)
+{
+	int r = setup(&io->ring, flag_sets[atomic_load(&chosen_set)]);
+
+	if (r < 0)
+		return r;
+	io->ring_ready = true;
+	return 0;
+}
+
+void weft__uring_fini(struct weft__io *io)
+{
+	if (io->ring_ready)
+		io_uring_queue_exit(&io->ring);
+	io->ring_ready = false;
+}
+
+/* Keep a read armed on the wake eventfd: it completes when a thread
+ * without a ring wakes us. */
+static void arm_efd(struct weft__io *io)
+{
+	struct io_uring_sqe *sqe = weft__uring_sqe(io);
+
+	io_uring_prep_read(sqe, io->efd, &io->efd_buf, sizeof(io->efd_buf),
+			   0);
+	io_uring_sqe_set_data64(sqe, WEFT__UD_EFD);
+	io->efd_armed = true;
+}
+
+void weft__uring_start(struct weft__io *io)
+{
+	/* A ring made with R_DISABLED takes the thread that enables it as
+	 * its single issuer. */
+	if (flag_sets[atomic_load(&chosen_set)] & IORING_SETUP_R_DISABLED)
+		enable_ring(&io->ring);
+	arm_efd(io);
+}
+
+struct io_uring_sqe *weft__uring_sqe(struct weft__io *io)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = io_uring_get_sqe(&io->ring)))
+		io_uring_submit(&io->ring);
+	return sqe;
+}
+
+/* Reap every completion in the CQ; whether a task was woken. */
+static bool reap(struct weft__io *io)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	bool woke = false;
+
+	io_uring_for_each_cqe(&io->ring, head, cqe) {
+		uint64_t ud = cqe->user_data;
+
+		n++;
+		if (ud == WEFT__UD_EFD) {
+			io->efd_armed = false;
+		} else if (ud > WEFT__UD_EFD) {
+			io->inflight--;
+			weft__uring_complete((struct weft__uring_op *)ud,
+					     cqe->res);
+			woke = true;
+		}
+		/* NONE (a failed cancel request) and WAKE: nothing to do. */
+	}
+	io_uring_cq_advance(&io->ring, n);
+	if (!io->efd_armed)
+		arm_efd(io);
+	return woke;
+}
+
+bool weft__uring_poll(struct weft__io *io)
+{
+	weft__uring_drain_cancels(io);
+	/* One enter submits what our tasks queued and, with DEFER_TASKRUN,
+	 * runs the completions the kernel has for us. */
+	if (io_uring_sq_ready(&io->ring) || io->inflight ||
+	    io_uring_cq_has_overflow(&io->ring))
+		io_uring_submit_and_get_events(&io->ring);
+	return reap(io);
+}
+
+bool weft__uring_park(struct worker *w, uint64_t until)
+{
+	struct weft__io *io = w->io;
+	struct __kernel_timespec ts, *tp = NULL;
+	struct io_uring_cqe *cqe;
+
+	atomic_store_explicit(&io->parked, 1, memory_order_seq_cst);
+	if (weft__io_wake_pending(w)) {
+		atomic_store_explicit(&io->parked, 0, memory_order_relaxed);
+		return weft__uring_poll(io);
+	}
+	weft__uring_drain_cancels(io);
+	if (until != WEFT__FOREVER) {
+		uint64_t now = weft__now();
+		uint64_t d = until > now ? until - now : 0;
+
+		ts.tv_sec = (long long)(d / 1000000000ull);
+		ts.tv_nsec = (long long)(d % 1000000000ull);
+		tp = &ts;
+	}
+	/* Submits and waits in one enter; -ETIME when the timer is due. */
+	io_uring_submit_and_wait_timeout(&io->ring, &cqe, 1, tp, NULL);
+	atomic_store_explicit(&io->parked, 0, memory_order_relaxed);
+	return reap(io);
+}
+
+void weft__uring_unpark(struct worker *w)
+{
+	struct worker *self = weft__tls_worker;
+
+	/* From a worker of the same runtime: post a completion straight
+	 * into the target's ring (one enter on our side, nothing to read on
+	 * theirs).  Otherwise the eventfd. */
+	if (self && self != w && self->rt == w->rt && self->io &&
+	    atomic_load_explicit(&have_msg_ring, memory_order_relaxed) == 1) {
+		struct io_uring_sqe *sqe = weft__uring_sqe(self->io);
+
+		io_uring_prep_msg_ring(sqe, w->io->ring.ring_fd, 0,
+				       WEFT__UD_WAKE, 0);
+		/* A failed send still posts a CQE to us (ignored); a sent
+		 * one posts nothing here. */
+		io_uring_sqe_set_data64(sqe, WEFT__UD_NONE);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		io_uring_submit(&self->io->ring);
+		return;
+	}
+	weft__io_efd_signal(w->io);
+}

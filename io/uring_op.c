@@ -1,0 +1,169 @@
+/*
+ * Waiting for an io_uring operation, and cancelling it in the kernel.
+ *
+ * The op record lives on the waiting task's stack, and the kernel may write
+ * into the task's buffers until the op's completion is reaped: so a task
+ * never returns before that, even when cancelled.  Two parties touch the
+ * record: the task, and the owner worker that reaps the completion.  They
+ * agree through op->waiter:
+ *
+ *   PHASE1|gen1  the task parked cancellably on gen1 (the normal wait)
+ *   PHASE2|gen2  the task was interrupted, asked for an in-kernel cancel,
+ *                and parked (not cancellable) on gen2 for the completion
+ *   DONE         the completion was reaped; op->res holds the result
+ *
+ * The reaper stores res, swaps in DONE and wakes the gen it swapped out.
+ * That wake is its last touch of the record, except in one case: it woke
+ * gen1 after an interruption had already ended that park (the wake fails);
+ * the task then finds DONE instead of moving to PHASE2 and waits for
+ * op->released, which the reaper sets after its failed wake.
+ *
+ * Cancelling: the owner submits IORING_OP_ASYNC_CANCEL for the op.  A task
+ * resumed on another worker cannot touch the owner's ring (a ring has a
+ * single issuer), so it posts the op to the owner's cancel inbox and wakes
+ * the owner.
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "io/io.h"
+#include "runtime/compiler.h"
+#include "runtime/driver.h"
+#include "runtime/park.h"
+
+#define PHASE1 (1ull << 32)
+#define PHASE2 (2ull << 32)
+#define DONE (3ull << 32)
+#define PHASE_MASK (3ull << 32)
+#define GEN_OF(v) ((uint32_t)(v))
+
+void weft__uring_complete(struct weft__uring_op *op, int res)
+{
+	struct weft_task *t = op->task;
+	uint64_t old;
+
+	op->res = res;
+	/* acq_rel: publishes res; sees the task's PHASE2 gen. */
+	old = atomic_exchange_explicit(&op->waiter, DONE,
+				       memory_order_acq_rel);
+	if ((old & PHASE_MASK) == PHASE2) {
+		weft__wake(t, GEN_OF(old), 0);
+		return;
+	}
+	if (!weft__wake(t, GEN_OF(old), 0))
+		/* release: our last touch; the task waits for it. */
+		atomic_store_explicit(&op->released, 1, memory_order_release);
+}
+
+static void prep_cancel(struct weft__io *io, struct weft__uring_op *op)
+{
+	struct io_uring_sqe *sqe = weft__uring_sqe(io);
+
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+	io_uring_sqe_set_data64(sqe, WEFT__UD_NONE);
+	/* Its own completion says nothing we need: the op's does. */
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+void weft__uring_drain_cancels(struct weft__io *io)
+{
+	struct weft__uring_op *op;
+
+	if (!atomic_load_explicit(&io->cancel_inbox, memory_order_relaxed))
+		return;
+	/* acquire: pairs with the release of the pushing CAS. */
+	op = atomic_exchange_explicit(&io->cancel_inbox, NULL,
+				      memory_order_acquire);
+	while (op) {
+		struct weft__uring_op *next = op->cancel_next;
+
+		prep_cancel(io, op);
+		op = next;
+	}
+}
+
+static void request_cancel(struct weft__uring_op *op)
+{
+	struct worker *w = weft__worker_self();
+	struct weft__io *io = op->owner->io;
+	struct weft__uring_op *head;
+
+	if (w == op->owner) {
+		prep_cancel(io, op);
+		return;
+	}
+	head = atomic_load_explicit(&io->cancel_inbox, memory_order_relaxed);
+	do
+		op->cancel_next = head;
+	while (!atomic_compare_exchange_weak_explicit(
+		&io->cancel_inbox, &head, op, memory_order_seq_cst,
+		memory_order_relaxed));
+	weft__driver_unpark(op->owner);
+}
+
+static void wait_released(struct weft__uring_op *op)
+{
+	unsigned n = 0;
+
+	/* acquire: pairs with the reaper's release. */
+	while (!atomic_load_explicit(&op->released, memory_order_acquire)) {
+		if (++n < 128)
+			weft__cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+/* The operation was cancelled (or is being): what the caller gets. */
+static int settle(struct weft__uring_op *op, int why)
+{
+	/* An op that completed before the cancel took hold keeps its result
+	 * (received bytes are not lost); one the kernel cancelled reports
+	 * why we cancelled it. */
+	if (op->res == -ECANCELED || op->res == -EINTR)
+		return why;
+	return op->res;
+}
+
+int weft__uring_run(struct io_uring_sqe *sqe, struct weft__uring_op *op)
+{
+	struct worker *w = weft__worker_self();
+	uint32_t gen1, gen2;
+	uint64_t expect;
+	int r;
+
+	op->task = w->current;
+	op->owner = w;
+	op->res = 0;
+	atomic_store_explicit(&op->released, 0, memory_order_relaxed);
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
+	w->io->inflight++;
+	weft__worker_count_io(w);
+
+	gen1 = weft__park_prepare(true);
+	atomic_store_explicit(&op->waiter, PHASE1 | gen1, memory_order_relaxed);
+	/* The reaper wakes with 0 (the result is in op->res), so a non-zero
+	 * r can only be an interruption: the two are never confused. */
+	r = weft__park_commit();
+	if (r == 0)
+		return op->res;
+
+	/* Interrupted (-ECANCELED or -ETIMEDOUT).  Unless the completion
+	 * came meanwhile, cancel the op in the kernel and wait for it. */
+	gen2 = weft__park_prepare(false);
+	expect = PHASE1 | gen1;
+	/* acq_rel: on failure, sees the reaper's DONE and op->res. */
+	if (atomic_compare_exchange_strong_explicit(
+		    &op->waiter, &expect, PHASE2 | gen2, memory_order_acq_rel,
+		    memory_order_acquire)) {
+		request_cancel(op);
+		weft__park_commit();
+		return settle(op, r);
+	}
+	/* DONE: the reaper's wake of gen1 fails (or failed).  Retire the
+	 * park we armed, then let the reaper finish with the record. */
+	weft__wake(op->task, gen2, 0);
+	weft__park_commit();
+	wait_released(op);
+	return settle(op, r);
+}
