@@ -19,8 +19,8 @@
 struct bench_opts {
 	bool quick;		/* --quick: sizes divided by 10 */
 	unsigned workers;	/* --workers N; 0 = weft's default */
-	const char *file;	/* --file F (file workloads, not yet used) */
-	int port;		/* --port P (servers, not yet used) */
+	const char *file;	/* --file F (file workloads); NULL: see file.c */
+	int port;		/* --port P (servers); 0: not given */
 };
 
 /* The result of one workload, filled by the workload, printed by main. */
@@ -70,6 +70,15 @@ int bench_mutex(const struct bench_opts *o);
 
 /* blocking.c */
 int bench_blocking(const struct bench_opts *o);
+
+/* file.c */
+int bench_file_read(const struct bench_opts *o);
+int bench_file_rand4k(const struct bench_opts *o);
+
+/* net.c: servers, run until SIGTERM or SIGINT; they print no result line */
+int bench_serve_echo(const struct bench_opts *o);
+int bench_serve_sink(const struct bench_opts *o);
+int bench_serve_http(const struct bench_opts *o);
 
 /* memory.c */
 int bench_idle_tasks(const struct bench_opts *o);

@@ -2,12 +2,22 @@
  * weft-bench: weft's side of the workloads of ../shared/WORKLOADS.md, with
  * the command line and result line of the peers (peers/run.sh):
  *
- *	weft-bench <workload> [--quick] [--workers N] [--file F] [--port P]
+ *	weft-bench <workload> [--quick] [--workers N] [--file F]
+ *	weft-bench serve_echo|serve_sink|serve_http --port P [--workers N]
  *
  * Exit status: 0 when the line says check=ok (or check=n/a for a workload
- * not written yet), 1 when it says check=FAIL, 2 for a bad command line.
+ * not written yet), 1 when it says check=FAIL, 2 for a bad command line
+ * (or a file workload's missing file, a server's port that cannot be bound).
  * meson's bench suite runs every workload with --quick and sees only that
  * status, so a failed check fails the test; timing is never asserted.
+ *
+ * File workloads (file.c): --file F names the file to read; run.sh passes
+ * its 1 GiB file.  Without --file, a --quick run reads a temporary 64 MiB
+ * file it writes itself (in $TMPDIR, else /tmp, unlinked once open), so the
+ * bench suite runs file_read and file_rand4k with no 1 GiB file; a
+ * full-size run without --file reads /tmp/peers-1g.bin, as the peers do.
+ * Servers (net.c) listen on 127.0.0.1:P until SIGTERM or SIGINT and print
+ * "listening on 127.0.0.1:P" on stderr; they are not in the bench suite.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +45,11 @@ static const struct workload workloads[] = {
 	{ "blocking", bench_blocking },
 	{ "idle_tasks", bench_idle_tasks },
 	{ "startup", bench_startup },
-	{ "file_read", NULL },
-	{ "file_rand4k", NULL },
-	{ "serve_echo", NULL },
-	{ "serve_sink", NULL },
-	{ "serve_http", NULL },
+	{ "file_read", bench_file_read },
+	{ "file_rand4k", bench_file_rand4k },
+	{ "serve_echo", bench_serve_echo },
+	{ "serve_sink", bench_serve_sink },
+	{ "serve_http", bench_serve_http },
 	/* hidden: the child process of startup */
 	{ "startup_child", bench_startup_child },
 };
@@ -93,7 +103,7 @@ static void parse_opts(int argc, char **argv, struct bench_opts *o)
 
 int main(int argc, char **argv)
 {
-	struct bench_opts o = { .file = "/tmp/peers-1g.bin" };
+	struct bench_opts o = { .file = NULL };
 	size_t i;
 
 	if (argc < 2)
