@@ -8,7 +8,11 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#if WEFT_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
+#include "config.h"
 #include "io/io.h"
 #include "runtime/alloc.h"
 #include "runtime/driver.h"
@@ -40,6 +44,20 @@ static void ignore_sigpipe(void)
 	}
 }
 
+/*
+ * Valgrind (3.19) runs io_uring_enter as a call that cannot block, holding
+ * the lock that lets one thread run at a time: a worker parked in its ring
+ * would stop every other thread.  Under Valgrind, the default is epoll.
+ */
+static bool under_valgrind(void)
+{
+#if WEFT_HAVE_VALGRIND
+	return RUNNING_ON_VALGRIND;
+#else
+	return false;
+#endif
+}
+
 int weft__driver_choose(struct weft_runtime *rt)
 {
 	const char *env = getenv("WEFT_IO_BACKEND");
@@ -64,6 +82,10 @@ int weft__driver_choose(struct weft_runtime *rt)
 		rt->io_backend = WEFT__IO_URING;
 		return 0;
 	case WEFT_IO_AUTO:
+		if (under_valgrind()) {
+			rt->io_backend = WEFT__IO_EPOLL;
+			return 0;
+		}
 		/* io_uring when the kernel, the seccomp profile and
 		 * io_uring_disabled let us make a ring; epoll otherwise. */
 		rt->io_backend = weft__uring_probe() == 0 ? WEFT__IO_URING

@@ -25,6 +25,8 @@
 #define IN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
 #define OUT_EVENTS (EPOLLOUT | EPOLLHUP | EPOLLERR)
 
+static _Atomic bool no_pwait2;
+
 int weft__epoll_init(struct weft__io *io)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EFD_TAG };
@@ -113,9 +115,16 @@ bool weft__epoll_park(struct worker *w, uint64_t until)
 		ts.tv_nsec = (long)(d % 1000000000ull);
 		tp = &ts;
 	}
-	/* epoll_pwait2: a nanosecond timeout (epoll_wait rounds to ms). */
-	n = epoll_pwait2(io->epfd, evs, EVENTS_PER_WAIT, tp, NULL);
-	if (n < 0 && errno == ENOSYS) {
+	/* epoll_pwait2: a nanosecond timeout (epoll_wait rounds to ms);
+	 * kernels before 5.11 (and Valgrind 3.19) lack it. */
+	n = -1;
+	if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+		n = epoll_pwait2(io->epfd, evs, EVENTS_PER_WAIT, tp, NULL);
+		if (n < 0 && errno == ENOSYS)
+			atomic_store_explicit(&no_pwait2, true,
+					      memory_order_relaxed);
+	}
+	if (n < 0 && atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
 		int ms = -1;
 
 		if (tp)
