@@ -80,10 +80,13 @@ static void on_ready(struct weft__io *io, uint64_t data, uint32_t events)
 /* Handle what one epoll_wait returned; whether anything was ready. */
 static bool handle(struct weft__io *io, struct epoll_event *evs, int n)
 {
+	struct worker *w = weft__tls_worker;
 	int i;
 
+	w->io_reaping = true;	/* wakes in order, behind queued work */
 	for (i = 0; i < n; i++)
 		on_ready(io, evs[i].data.u64, evs[i].events);
+	w->io_reaping = false;
 	return n > 0;
 }
 

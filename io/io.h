@@ -40,6 +40,7 @@ struct weft__uring_op {
 	_Atomic uint32_t released;	/* reaper no longer touches us */
 	int res;
 	struct weft__uring_op *cancel_next;	/* owner's cancel inbox */
+	_Atomic uint64_t cancel_word;	/* uring_op.c: CQ_* */
 };
 
 struct weft__io {

@@ -145,7 +145,9 @@ static bool reap(struct weft__io *io)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 	bool woke = false;
+	struct worker *w = weft__tls_worker;
 
+	w->io_reaping = true;
 	io_uring_for_each_cqe(&io->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 
@@ -161,6 +163,7 @@ static bool reap(struct weft__io *io)
 		/* NONE (a failed cancel request) and WAKE: nothing to do. */
 	}
 	io_uring_cq_advance(&io->ring, n);
+	w->io_reaping = false;
 	if (!io->efd_armed)
 		arm_efd(io);
 	return woke;

@@ -21,7 +21,9 @@
  * Cancelling: the owner submits IORING_OP_ASYNC_CANCEL for the op.  A task
  * resumed on another worker cannot touch the owner's ring (a ring has a
  * single issuer), so it posts the op to the owner's cancel inbox and wakes
- * the owner.
+ * the owner.  The op may complete before the owner drains its inbox; the
+ * task then also waits until the owner has taken the request
+ * (op->cancel_word), so the inbox never holds a dead stack frame.
  */
 #include <errno.h>
 #include <sched.h>
@@ -65,6 +67,11 @@ static void prep_cancel(struct weft__io *io, struct weft__uring_op *op)
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
+/* op->cancel_word: a cancel request posted to the owner's inbox. */
+#define CQ_QUEUED 1ull			/* in the inbox */
+#define CQ_DRAINED 2ull			/* the owner has taken it */
+#define CQ_WAITING (1ull << 32)		/* | gen: the task waits for that */
+
 void weft__uring_drain_cancels(struct weft__io *io)
 {
 	struct weft__uring_op *op;
@@ -76,8 +83,16 @@ void weft__uring_drain_cancels(struct weft__io *io)
 				      memory_order_acquire);
 	while (op) {
 		struct weft__uring_op *next = op->cancel_next;
+		struct weft_task *t = op->task;
+		uint64_t old;
 
 		prep_cancel(io, op);
+		/* Our last touch: the task may return once it sees this,
+		 * or once we wake the park it armed to wait for it. */
+		old = atomic_exchange_explicit(&op->cancel_word, CQ_DRAINED,
+					       memory_order_acq_rel);
+		if (old & CQ_WAITING)
+			weft__wake(t, (uint32_t)old, 0);
 		op = next;
 	}
 }
@@ -92,6 +107,8 @@ static void request_cancel(struct weft__uring_op *op)
 		prep_cancel(io, op);
 		return;
 	}
+	atomic_store_explicit(&op->cancel_word, CQ_QUEUED,
+			      memory_order_relaxed);
 	head = atomic_load_explicit(&io->cancel_inbox, memory_order_relaxed);
 	do
 		op->cancel_next = head;
@@ -99,6 +116,28 @@ static void request_cancel(struct weft__uring_op *op)
 		&io->cancel_inbox, &head, op, memory_order_seq_cst,
 		memory_order_relaxed));
 	weft__driver_unpark(op->owner);
+}
+
+/*
+ * The op completed, but a cancel request for it may still sit in the
+ * owner's inbox (the completion can beat the owner's next drain): the
+ * record must outlive that, so wait until the owner has taken it.
+ */
+static void wait_drained(struct weft__uring_op *op)
+{
+	uint64_t expect = CQ_QUEUED;
+	uint32_t gen;
+
+	if (atomic_load_explicit(&op->cancel_word, memory_order_acquire) !=
+	    CQ_QUEUED)
+		return;
+	gen = weft__park_prepare(false);
+	/* acq_rel: on failure, the owner's DRAINED. */
+	if (!atomic_compare_exchange_strong_explicit(
+		    &op->cancel_word, &expect, CQ_WAITING | gen,
+		    memory_order_acq_rel, memory_order_acquire))
+		weft__wake(op->task, gen, 0);	/* drained meanwhile */
+	weft__park_commit();
 }
 
 static void wait_released(struct weft__uring_op *op)
@@ -136,6 +175,7 @@ int weft__uring_run(struct io_uring_sqe *sqe, struct weft__uring_op *op)
 	op->owner = w;
 	op->res = 0;
 	atomic_store_explicit(&op->released, 0, memory_order_relaxed);
+	atomic_store_explicit(&op->cancel_word, 0, memory_order_relaxed);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
 	w->io->inflight++;
 	weft__worker_count_io(w);
@@ -158,6 +198,7 @@ int weft__uring_run(struct io_uring_sqe *sqe, struct weft__uring_op *op)
 		    memory_order_acquire)) {
 		request_cancel(op);
 		weft__park_commit();
+		wait_drained(op);
 		return settle(op, r);
 	}
 	/* DONE: the reaper's wake of gen1 fails (or failed).  Retire the

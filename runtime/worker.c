@@ -154,7 +154,10 @@ void weft__schedule(struct weft_task *t)
 	struct weft_runtime *rt = t->rt;
 
 	if (w && w->rt == rt) {
-		lifo_put(w, t);
+		if (unlikely(w->io_reaping))
+			push_head(w, t);
+		else
+			lifo_put(w, t);
 		return;
 	}
 	/* Once pushed, t may run, end and be freed by a worker before we

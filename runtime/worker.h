@@ -71,6 +71,11 @@ struct worker {
 	struct weft__timer_wheel timers;
 	uint64_t timer_next;		/* owner: cached next deadline */
 	struct weft__io *io;		/* the I/O driver it parks in */
+	/* Owner: set while the driver reaps completions, so the tasks they
+	 * wake queue up in completion order behind the work already queued
+	 * (not in the LIFO slot, newest first: that starved the connections
+	 * completed first, p99 8 ms in tcp_echo). */
+	bool io_reaping;
 
 	/* Shared. */
 	struct weft__rq rq;
