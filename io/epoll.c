@@ -163,6 +163,7 @@ static void classify(struct weft__fdrec *rec, int fd)
 			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 		rec->kind = FD_POLLABLE;
 		rec->ready = 0;
+		rec->epfd = w->io->epfd;
 		w->io->registered++;
 	} else if (errno == EPERM) {
 		rec->kind = FD_FILE;
@@ -190,6 +191,35 @@ bool weft__epoll_fd_is_file(int fd)
 	return rec && rec->kind == FD_FILE;
 }
 
+/*
+ * Before a wait: make sure fd is still in the set its record names, and
+ * re-arm its edges (a fresh edge is reported if it is ready now).  A
+ * descriptor closed with close(2) behind our back and reused for a new
+ * socket leaves the set, and its record would otherwise wait forever for
+ * an edge; then it joins the current worker's set.  One system call, on
+ * the slow path only (after EAGAIN).
+ */
+static int rearm(struct weft__fdrec *rec, int fd)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.u64 = (uint64_t)fd,
+	};
+	struct worker *w;
+
+	if (epoll_ctl(rec->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	w = weft__worker_self();
+	if (epoll_ctl(w->io->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 &&
+	    errno != EEXIST)
+		return -errno;
+	rec->epfd = w->io->epfd;
+	w->io->registered++;
+	return 0;
+}
+
 int weft__epoll_wait_fd(int fd, uint32_t events)
 {
 	struct weft__fdrec *rec = prepared(fd);
@@ -201,6 +231,9 @@ int weft__epoll_wait_fd(int fd, uint32_t events)
 		return -EBADF;
 	if (rec->kind != FD_POLLABLE)
 		return rec->kind == FD_FILE ? -EPERM : -EBADF;
+	r = rearm(rec, fd);
+	if (r < 0)
+		return r;
 	weft__spin_lock(&rec->lock);
 	if (rec->ready & events) {
 		/* An edge came after the failed attempt: try again. */

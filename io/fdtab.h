@@ -25,6 +25,7 @@ struct weft__fdrec {
 	weft__spin lock;
 	uint8_t kind;		/* enum fd_kind */
 	uint32_t ready;		/* EPOLLIN/EPOLLOUT seen with nobody waiting */
+	int epfd;		/* the set it was registered in */
 	struct weft__waitq rd, wr;
 };
 

@@ -59,6 +59,7 @@ static int bind_listen(int fd, const struct sockaddr *sa, socklen_t len,
 	if (bind(fd, sa, len) < 0 || listen(fd, backlog) < 0) {
 		int e = errno;
 
+		weft__epoll_forget(fd);
 		close(fd);
 		return -e;
 	}
@@ -92,6 +93,7 @@ static int dial_addr(const struct sockaddr *sa, socklen_t len)
 		return fd;
 	r = weft_connect(fd, sa, len);
 	if (r < 0) {
+		weft__epoll_forget(fd);
 		close(fd);
 		return r;
 	}
