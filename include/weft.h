@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/select.h>	/* sigset_t, also under -std=c11 */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -792,6 +793,16 @@ typedef struct weft_stats {
 
 /* Sum the per-worker counters of rt (NULL: the current runtime). */
 WEFT_API int weft_stats_get(weft_runtime *rt, weft_stats *out);
+
+/*
+ * Print every task of rt (NULL: the current runtime) to out (NULL:
+ * stderr): id, name, state (ready, waiting, done), what a waiting task waits
+ * in (the weft call, or the I/O operation and descriptor), and whether
+ * cancellation was requested.  Tasks that have not yet suspended or yielded
+ * (queued, or in their first stretch) are only counted.
+ * Safe from any thread; does not suspend.  0, or -EINVAL without a runtime.
+ */
+WEFT_API int weft_dump(weft_runtime *rt, FILE *out);
 
 #ifdef __cplusplus
 }

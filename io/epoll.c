@@ -220,6 +220,16 @@ static int rearm(struct weft__fdrec *rec, int fd)
 	return 0;
 }
 
+/* For weft_dump: what the current task waits for. */
+static void me_task_label(int fd, bool rd, bool wr)
+{
+	weft__task_set_wait(weft__worker_self()->current, "epoll",
+			    rd && wr ? "readable or writable"
+			    : rd     ? "readable"
+				     : "writable",
+			    fd);
+}
+
 int weft__epoll_wait_fd(int fd, uint32_t events)
 {
 	struct weft__fdrec *rec = prepared(fd);
@@ -253,6 +263,7 @@ int weft__epoll_wait_fd(int fd, uint32_t events)
 		weft__waitq_push(&rec->wr, &wr, NULL, true);
 	}
 	weft__spin_unlock(&rec->lock);
+	me_task_label(fd, want_rd, want_wr);
 	r = weft__park_commit();
 	if (!weft__interruption(r) && !(want_rd && want_wr))
 		return 0;

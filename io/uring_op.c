@@ -164,6 +164,28 @@ static int settle(struct weft__uring_op *op, int why)
 	return op->res;
 }
 
+/* For weft_dump: what a task waiting on this SQE waits for. */
+static const char *op_name(unsigned opcode)
+{
+	switch (opcode) {
+	case IORING_OP_ACCEPT: return "accept";
+	case IORING_OP_CONNECT: return "connect";
+	case IORING_OP_RECV: return "recv";
+	case IORING_OP_SEND: return "send";
+	case IORING_OP_READ: return "read";
+	case IORING_OP_WRITE: return "write";
+	case IORING_OP_READV: return "readv";
+	case IORING_OP_WRITEV: return "writev";
+	case IORING_OP_OPENAT: return "open";
+	case IORING_OP_CLOSE: return "close";
+	case IORING_OP_FSYNC: return "fsync";
+	case IORING_OP_STATX: return "stat";
+	case IORING_OP_SHUTDOWN: return "shutdown";
+	case IORING_OP_POLL_ADD: return "poll";
+	default: return "io";
+	}
+}
+
 int weft__uring_run(struct io_uring_sqe *sqe, struct weft__uring_op *op)
 {
 	struct worker *w = weft__worker_self();
@@ -181,6 +203,8 @@ int weft__uring_run(struct io_uring_sqe *sqe, struct weft__uring_op *op)
 	weft__worker_count_io(w);
 
 	gen1 = weft__park_prepare(true);
+	weft__task_set_wait(op->task, "io_uring", op_name(sqe->opcode),
+			    sqe->fd);
 	atomic_store_explicit(&op->waiter, PHASE1 | gen1, memory_order_relaxed);
 	/* The reaper wakes with 0 (the result is in op->res), so a non-zero
 	 * r can only be an interruption: the two are never confused. */

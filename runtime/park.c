@@ -44,13 +44,15 @@ static uint64_t with_result(uint64_t w, int result)
 	return (w & 0xffffffffull) | ((uint64_t)(uint32_t)result << 32);
 }
 
-uint32_t weft__park_prepare(bool cancellable)
+uint32_t weft__park_prepare_at(bool cancellable, const char *file,
+			       const char *func)
 {
 	struct weft_task *t = weft__tls_worker->current;
 	uint64_t w = atomic_load_explicit(&t->park, memory_order_relaxed);
 	uint32_t gen = (P_GEN(w) + 1) & P_GEN_MASK;
 	uint64_t flags = P_WAITING;
 
+	weft__task_set_wait(t, file, func, -1);
 	if (cancellable && t->shield == 0)
 		flags |= P_CANCELLABLE;
 	/* seq_cst: the Dekker pair with weft_cancel (see top). */
@@ -231,4 +233,15 @@ void weft__futex_wait_set(_Atomic uint32_t *word)
 	while (!atomic_load_explicit(word, memory_order_acquire))
 		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL,
 			0);
+}
+
+const char *weft__park_state(struct weft_task *t)
+{
+	uint64_t w = atomic_load_explicit(&t->park, memory_order_acquire);
+
+	if (weft__task_done(t))
+		return "done";
+	if ((w & P_WAITING) && !(w & P_WOKEN))
+		return "waiting";
+	return "runnable";	/* the dump tells running ones apart */
 }

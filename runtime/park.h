@@ -21,8 +21,15 @@
 #include "runtime/task.h"
 
 /* Arm a park of the current task; returns the gen for its wakers.  A
- * shielded task's park is never cancellable. */
-uint32_t weft__park_prepare(bool cancellable);
+ * shielded task's park is never cancellable.  The macro records where the
+ * task waits (file and function), for weft_dump. */
+uint32_t weft__park_prepare_at(bool cancellable, const char *file,
+			       const char *func);
+#define weft__park_prepare(cancellable) \
+	weft__park_prepare_at((cancellable), __FILE__, __func__)
+
+/* For weft_dump: "running", "runnable", "waiting" or "done". */
+const char *weft__park_state(struct weft_task *t);
 
 /* Suspend until woken; returns the wake's result, or -ECANCELED, or
  * -ETIMEDOUT when a deadline scope of the task passes (cancellable parks

@@ -89,6 +89,11 @@ struct weft_task {
 	struct weft_task *live_next;
 	uint64_t id;
 	char name[32];
+	/* Where it last parked (weft__park_prepare's caller), for weft_dump;
+	 * io/ names the operation and descriptor instead. */
+	const char *wait_file;
+	const char *wait_func;
+	int wait_fd;
 	/* Its one-task inject batch (inject.c). */
 	_Alignas(8) unsigned char inject[WEFT__INJECT_EMBED];
 };
@@ -138,6 +143,16 @@ static inline bool weft__task_cancel_pending(struct weft_task *t)
 	return t->shield == 0 &&
 	       (atomic_load_explicit(&t->state, memory_order_acquire) &
 		T_CANCELLED);
+}
+
+/* Record where t waits (relaxed atomics: weft_dump reads them from any
+ * thread). */
+static inline void weft__task_set_wait(struct weft_task *t, const char *file,
+				       const char *func, int fd)
+{
+	__atomic_store_n(&t->wait_file, file, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->wait_func, func, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->wait_fd, fd, __ATOMIC_RELAXED);
 }
 
 #endif /* WEFT_RUNTIME_TASK_H */

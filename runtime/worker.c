@@ -178,20 +178,24 @@ static void live_link(struct worker *w, struct weft_task *t)
 {
 	t->home = w;
 	t->live_prev = NULL;
+	weft__worker_live_lock(w);
 	t->live_next = w->live;
 	if (w->live)
 		w->live->live_prev = t;
 	w->live = t;
+	weft__worker_live_unlock(w);
 }
 
 static void live_unlink(struct worker *w, struct weft_task *t)
 {
+	weft__worker_live_lock(w);
 	if (t->live_prev)
 		t->live_prev->live_next = t->live_next;
 	else
 		w->live = t->live_next;
 	if (t->live_next)
 		t->live_next->live_prev = t->live_prev;
+	weft__worker_live_unlock(w);
 }
 
 static void drain_remote_exits(struct worker *w)
@@ -273,7 +277,6 @@ static bool first_run(struct worker *w, struct weft_task *t)
 		s->tsan = weft__san_fiber_new();
 	t->san.tsan = s->tsan;
 	weft__ctx_make(&t->ctx, s->lo, s->size, task_entry, t);
-	live_link(w, t);
 	return true;
 }
 
@@ -378,7 +381,9 @@ static void exit_finish(struct worker *w, struct weft_task *t)
 	struct worker *home = t->home;
 
 	weft__stack_put(&w->rt->stacks, &w->stacks, t->stack);
-	if (home == w) {
+	if (!home) {
+		weft__task_unref(t);	/* never waited: in no list */
+	} else if (home == w) {
 		live_unlink(w, t);
 		weft__task_unref(t);
 	} else {
@@ -395,6 +400,21 @@ static void exit_finish(struct worker *w, struct weft_task *t)
 }
 
 /* The arriving side of a switch: act for the task that just left. */
+/*
+ * A task joins a live list (the one shutdown cancels and weft_dump reads)
+ * the first time it switches out, not when it first runs: most tasks end
+ * without ever waiting (leaves of fork/join trees, spawn_many), and they
+ * skip the list entirely.  One that switches out after shutdown began has
+ * missed its worker's cancel pass: cancel it here (the shutdown store is
+ * ordered before the epoch bump this worker has seen).
+ */
+static void adopt(struct worker *w, struct weft_task *t)
+{
+	live_link(w, t);
+	if (atomic_load_explicit(&w->rt->shutdown, memory_order_acquire))
+		weft_cancel(t);
+}
+
 static void after_switch(struct worker *w)
 {
 	struct weft_task *t = w->pend_task;
@@ -402,6 +422,8 @@ static void after_switch(struct worker *w)
 	if (!t)
 		return;
 	w->pend_task = NULL;
+	if (w->pend_action != SW_EXIT && unlikely(!t->home))
+		adopt(w, t);
 	switch (w->pend_action) {
 	case SW_YIELD:
 		push_head(w, t);

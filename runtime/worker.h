@@ -7,6 +7,7 @@
 #define WEFT_RUNTIME_WORKER_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -83,7 +84,10 @@ struct worker {
 	 * pushed by any worker (release CAS), taken whole by the owner
 	 * (acquire exchange), so no ABA. */
 	_Atomic(struct weft_task *) remote_exits weft__cacheline_aligned;
-	/* 1 = unpark token available: futex word. */
+	/* Guards `live` against weft_dump reading it from another thread
+	 * (the owner alone changes the list). */
+	_Atomic uint32_t live_lock;
+	/* 1 = unpark token available. */
 	_Atomic uint32_t unpark weft__cacheline_aligned;
 	pthread_t thread;
 };
@@ -129,6 +133,26 @@ static inline uint64_t weft__worker_rand(struct worker *w)
 static inline bool weft__fuzz(struct worker *w, unsigned one_in)
 {
 	return unlikely(w->fuzz) && weft__worker_rand(w) % one_in == 0;
+}
+
+/* A short lock: test-and-test-and-set, yielding after a while. */
+static inline void weft__worker_live_lock(struct worker *w)
+{
+	unsigned n = 0;
+
+	while (atomic_exchange_explicit(&w->live_lock, 1,
+					memory_order_acquire))
+		while (atomic_load_explicit(&w->live_lock,
+					    memory_order_relaxed))
+			if (++n % 128 == 0)
+				sched_yield();
+			else
+				weft__cpu_relax();
+}
+
+static inline void weft__worker_live_unlock(struct worker *w)
+{
+	atomic_store_explicit(&w->live_lock, 0, memory_order_release);
 }
 
 /* Owner: one more I/O operation issued (weft_stats). */

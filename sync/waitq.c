@@ -13,19 +13,21 @@ struct weft_task *weft__current_task(void)
 }
 
 /* Arm the current task's park and fill w in (linking is the caller's). */
-static void arm(struct weft__waiter *w, void *data, bool cancellable)
+static void arm(struct weft__waiter *w, void *data, bool cancellable,
+		const char *file, const char *func)
 {
 	w->task = weft__current_task();
-	w->gen = weft__park_prepare(cancellable);
+	w->gen = weft__park_prepare_at(cancellable, file, func);
 	w->data = data;
 	w->result = 0;
 	w->linked = true;
 }
 
-void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
-		      void *data, bool cancellable)
+void weft__waitq_push_at(struct weft__waitq *q, struct weft__waiter *w,
+			 void *data, bool cancellable, const char *file,
+			 const char *func)
 {
-	arm(w, data, cancellable);
+	arm(w, data, cancellable, file, func);
 	weft__waitq_link(q, w);
 }
 
@@ -41,10 +43,12 @@ void weft__waitq_link(struct weft__waitq *q, struct weft__waiter *w)
 	q->tail = w;
 }
 
-void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w,
-			    void *data, bool cancellable)
+void weft__waitq_push_front_at(struct weft__waitq *q,
+			       struct weft__waiter *w, void *data,
+			       bool cancellable, const char *file,
+			       const char *func)
 {
-	arm(w, data, cancellable);
+	arm(w, data, cancellable, file, func);
 	w->prev = NULL;
 	w->next = q->head;
 	if (q->head)

@@ -97,11 +97,19 @@ static inline bool weft__waitq_empty(const struct weft__waitq *q)
 }
 
 /* Arm the current task's park and append its waiter (under the lock). */
-void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w,
-		      void *data, bool cancellable);
+void weft__waitq_push_at(struct weft__waitq *q, struct weft__waiter *w,
+			 void *data, bool cancellable, const char *file,
+			 const char *func);
+#define weft__waitq_push(q, w, data, cancellable) \
+	weft__waitq_push_at((q), (w), (data), (cancellable), __FILE__, __func__)
 /* The same, at the head of the line (a waiter keeping its seniority). */
-void weft__waitq_push_front(struct weft__waitq *q, struct weft__waiter *w,
-			    void *data, bool cancellable);
+void weft__waitq_push_front_at(struct weft__waitq *q,
+			       struct weft__waiter *w, void *data,
+			       bool cancellable, const char *file,
+			       const char *func);
+#define weft__waitq_push_front(q, w, data, cancellable)                   \
+	weft__waitq_push_front_at((q), (w), (data), (cancellable), __FILE__, \
+				  __func__)
 /* Append a waiter armed elsewhere (a copy of one pushed on another queue:
  * one park waiting on either of two queues). */
 void weft__waitq_link(struct weft__waitq *q, struct weft__waiter *w);

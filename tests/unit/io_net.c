@@ -27,9 +27,25 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "tests/crit.h"
 #include "tests/helpers.h"
 #include "weft.h"
+#if WEFT_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+/* Valgrind checks each new descriptor against the limit it shows us and,
+ * past it, closes the descriptor itself and reports EMFILE: an accept then
+ * consumes the pending connection, which the EMFILE test cannot survive. */
+static bool under_valgrind(void)
+{
+#if WEFT_HAVE_VALGRIND
+	return RUNNING_ON_VALGRIND;
+#else
+	return false;
+#endif
+}
 
 TestSuite(io_net, .timeout = 180);
 
@@ -1119,18 +1135,21 @@ Test(io_net, connect_to_a_closed_port_returns_econnrefused)
 
 /* ------------------------------------------------------ EMFILE on accept */
 
-/* The highest descriptor open in the process. */
+/* The highest descriptor open in the process below the soft limit
+ * (Valgrind keeps its own descriptors above the limit it shows us). */
 static int max_open_fd(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
+	struct rlimit lim;
 	int max = 2;
 
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
 	cr_assert_not_null(d, "opendir /proc/self/fd");
 	while ((e = readdir(d))) {
 		int fd = atoi(e->d_name);
 
-		if (fd > max)
+		if (fd > max && (rlim_t)fd < lim.rlim_cur)
 			max = fd;
 	}
 	closedir(d);
@@ -1221,6 +1240,16 @@ static int emfile_main(void *arg)
 	}
 	cr_assert(r == -EMFILE || r == -ENFILE,
 		  "accept with no descriptor left returned %d", r);
+	if (under_valgrind()) {
+		/* The connection is gone (see under_valgrind): the rest
+		 * runs in the other builds only. */
+		for (i = 0; i < nfill; i++)
+			close(fill[i]);
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+		close_ok(c);
+		close_ok(e.l);
+		return 0;
+	}
 	/* The server retries and keeps failing while the table is full. */
 	t = weft_spawn(emfile_server, &e);
 	cr_assert_not_null(t, "spawn");
