@@ -1,6 +1,9 @@
 /*
  * Stack regions, the mapping budget, and pooling.
  *
+ * Where the kernel has MADV_GUARD_INSTALL (6.13+), a guard page is a marker
+ * in the page tables: regions are one read-write mapping and every stack is
+ * guarded, at any count.  Otherwise (what follows) guard pages are mprotect'ed:
  * vm.max_map_count (65,530 by default) bounds the mappings of a process, and
  * a guard page splits a mapping: a guarded stack costs two.  So stacks are
  * carved from regions of REGION_MIN to REGION_MAX stacks.  While the budget allows, a
@@ -84,6 +87,7 @@ int weft__stack_pool_init(struct weft__stack_pool *p, size_t stack_size)
 	pthread_mutex_init(&p->lock, NULL);
 	p->stack_size = (stack_size + ps - 1) & ~(ps - 1);
 	p->map_budget = read_max_map_count() / 2;
+	p->guard_install = true;	/* until the kernel says otherwise */
 	return 0;
 }
 
@@ -137,6 +141,27 @@ static void warn_unguarded_locked(struct weft__stack_pool *p)
 		"`sysctl vm.max_map_count=262144`)\n");
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/*
+ * Make the first page of each of the k stacks of a region (stride per) a
+ * guard page with madvise(MADV_GUARD_INSTALL): a marker in the page tables
+ * that faults like PROT_NONE but splits no mapping, so every stack can be
+ * guarded whatever vm.max_map_count says, and the region stays one VMA.
+ * False when the kernel lacks it (before 6.13).
+ */
+static bool install_guards(char *base, size_t per, size_t k, size_t ps)
+{
+	size_t i;
+
+	for (i = 0; i < k; i++)
+		if (madvise(base + i * per, ps, MADV_GUARD_INSTALL) != 0)
+			return false;
+	return true;
+}
+
 /* Map a region and put its stacks on the free list; under p->lock. */
 static int grow_locked(struct weft__stack_pool *p)
 {
@@ -151,6 +176,28 @@ static int grow_locked(struct weft__stack_pool *p)
 	r = weft__malloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	if (p->guard_install) {
+		/* Guard markers (Linux 6.13+): one mapping, every stack
+		 * guarded, no mapping budget spent. */
+		per = span + ps;
+		len = per * k;
+		base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (base == MAP_FAILED) {
+			weft__free(r);
+			return -ENOMEM;
+		}
+		if (install_guards(base, per, k, ps)) {
+			guarded = true;
+			goto carve_all;
+		}
+		/* Not supported here: fall back to mprotect from now on. */
+		munmap(base, len);
+		p->guard_install = false;
+		guarded = p->guarded_maps + 2 * k <= p->map_budget;
+		per = guarded ? span + ps : span;
+		len = per * k + (guarded ? 0 : ps);
+	}
 	base = mmap(NULL, len, guarded ? PROT_NONE : PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
@@ -173,6 +220,7 @@ static int grow_locked(struct weft__stack_pool *p)
 		base += ps;
 		warn_unguarded_locked(p);
 	}
+carve_all:
 	r->base = guarded ? base : base - ps;
 	r->len = len;
 	r->next = p->regions;

@@ -39,6 +39,7 @@ struct weft__stack_pool {
 	size_t stack_size;		/* usable size, page multiple */
 	size_t guarded_maps;		/* mappings spent on guards; under lock */
 	size_t map_budget;		/* how many mappings we may spend */
+	bool guard_install;		/* MADV_GUARD_INSTALL works here */
 	size_t region_next;		/* stacks in the next region */
 	bool warned;			/* said once that guards ran out */
 };
