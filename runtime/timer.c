@@ -64,6 +64,7 @@ void weft__timer_wheel_init(struct weft__timer_wheel *wh, uint64_t now)
 	atomic_init(&wh->lock, 0);
 	wh->elapsed = UNIT(now);
 	wh->count = 0;
+	atomic_init(&wh->next_due, WEFT__FOREVER);
 	for (l = 0; l < WEFT__TIMER_LEVELS; l++) {
 		wh->occupied[l] = 0;
 		for (s = 0; s < WEFT__TIMER_SLOTS; s++)
@@ -125,8 +126,16 @@ bool weft__timer_arm(struct weft__timer_wheel *wh, struct weft__timer *e)
 
 	lock(wh);
 	if (UNIT_UP(e->deadline) > wh->elapsed) {
+		uint64_t due = e->deadline;
+
 		link_locked(wh, e);
 		linked = true;
+		/* Never later than the entry (a poll just before it
+		 * fires takes the lock and finds it not yet due). */
+		if (due < atomic_load_explicit(&wh->next_due,
+					       memory_order_relaxed))
+			atomic_store_explicit(&wh->next_due, due,
+					      memory_order_relaxed);
 	}
 	unlock(wh);
 	return linked;
@@ -165,18 +174,28 @@ static bool level_next(struct weft__timer_wheel *wh, unsigned l,
 	return true;
 }
 
+/*
+ * The occupied slot that starts first, at any level.  (Not simply the
+ * lowest occupied level: when polls are far apart, an entry linked at a
+ * high level can start before one at a lower level, and the poll loop
+ * would stop at the later one and let elapsed pass the earlier slot.)
+ */
 static bool next_slot(struct weft__timer_wheel *wh, unsigned *level,
 		      unsigned *slot, uint64_t *start)
 {
-	unsigned l;
+	unsigned l, s;
+	uint64_t st;
+	bool found = false;
 
 	for (l = 0; l < WEFT__TIMER_LEVELS; l++) {
-		if (level_next(wh, l, slot, start)) {
+		if (level_next(wh, l, &s, &st) && (!found || st < *start)) {
 			*level = l;
-			return true;
+			*slot = s;
+			*start = st;
+			found = true;
 		}
 	}
-	return false;
+	return found;
 }
 
 /* Take slot (l, s): fire what is due, cascade the rest down. */
@@ -204,9 +223,14 @@ static void expire_slot_locked(struct weft__timer_wheel *wh, unsigned l,
 
 uint64_t weft__timer_poll(struct weft__timer_wheel *wh, uint64_t now)
 {
-	uint64_t now_units = UNIT(now), start;
+	uint64_t now_units = UNIT(now), start, due;
 	unsigned l, s;
 
+	/* Nothing due yet: no lock (an entry armed meanwhile by another
+	 * thread is its owner's to account for, as before). */
+	due = atomic_load_explicit(&wh->next_due, memory_order_relaxed);
+	if (now < due)
+		return due;
 	lock(wh);
 	while (next_slot(wh, &l, &s, &start) && start <= now_units) {
 		if (start > wh->elapsed)
@@ -216,7 +240,10 @@ uint64_t weft__timer_poll(struct weft__timer_wheel *wh, uint64_t now)
 	if (now_units > wh->elapsed)
 		wh->elapsed = now_units;
 	if (!next_slot(wh, &l, &s, &start))
-		start = WEFT__FOREVER;
+		due = WEFT__FOREVER;
+	else
+		due = start << WEFT__TIMER_SHIFT;
+	atomic_store_explicit(&wh->next_due, due, memory_order_relaxed);
 	unlock(wh);
-	return start == WEFT__FOREVER ? start : start << WEFT__TIMER_SHIFT;
+	return due;
 }

@@ -43,6 +43,10 @@ struct weft__timer_wheel {
 	uint64_t elapsed;		/* wheel time, in level-0 units */
 	uint64_t count;			/* entries linked; written under
 					 * the lock, peeked without it */
+	/* A lower bound on when the next entry is due (ns; FOREVER when
+	 * none): written under the lock, read without it, so a poll with
+	 * nothing due takes no lock (idle workers poll every wheel). */
+	_Atomic uint64_t next_due;
 	uint64_t occupied[WEFT__TIMER_LEVELS];
 	struct weft__timer *slots[WEFT__TIMER_LEVELS][WEFT__TIMER_SLOTS];
 };

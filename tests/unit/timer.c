@@ -150,3 +150,54 @@ Test(timer, a_million_entries_arm_and_fire)
 		cr_assert_null(e[i].wheel, "entry %u still linked", i);
 	free(e);
 }
+
+/*
+ * Random arms between polls that are sometimes microseconds and sometimes
+ * seconds apart (a busy worker's wheel, polled rarely, while its tasks keep
+ * arming): every entry fires at the first poll at least one unit past its
+ * deadline, never before.  Arms made while the wheel lags far behind the
+ * clock once let a poll stop at a later low-level slot and step past an
+ * earlier high-level one (entries then fired a wheel turn late).
+ */
+Test(timer, sparse_polls_with_arms_in_between_fire_everything_on_time)
+{
+	enum { N = 4000 };
+	static struct weft__timer e[N];
+	static uint64_t due[N];
+	struct weft__timer_wheel wh;
+	uint64_t now = BASE, seed = t_seed();
+	unsigned armed = 0, i;
+	t_rng r;
+
+	t_rng_init(&r, seed);
+	weft__timer_wheel_init(&wh, BASE);
+	while (armed < N || now < BASE + 100000000000ull) {
+		unsigned k = (unsigned)t_rand_below(&r, 8);
+
+		/* Arm a few, relative to the true clock. */
+		for (i = 0; i < k && armed < N; i++, armed++) {
+			uint64_t span = 1000ull << t_rand_below(&r, 24);
+
+			due[armed] = now + 2048 + t_rand_below(&r, span);
+			arm_at(&wh, &e[armed], due[armed]);
+		}
+		/* Advance by a little or a lot, then maybe poll. */
+		now += 1 + t_rand_below(&r, 1ull << t_rand_below(&r, 32));
+		if (t_rand_below(&r, 3) == 0)
+			continue;
+		weft__timer_poll(&wh, now);
+		for (i = 0; i < armed; i++) {
+			int fired = e[i].wheel == NULL;
+
+			cr_assert(!(fired && now + 1024 < due[i]),
+				  "seed %llu: entry %u fired early",
+				  (unsigned long long)seed, i);
+			cr_assert(!(!fired && now >= due[i] + 1024),
+				  "seed %llu: entry %u due %llu ns ago still "
+				  "armed", (unsigned long long)seed, i,
+				  (unsigned long long)(now - due[i]));
+		}
+		if (armed == N && now > due[N - 1] + 1024)
+			break;
+	}
+}
