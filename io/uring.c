@@ -130,12 +130,22 @@ void weft__uring_start(struct weft__io *io)
 	arm_efd(io);
 }
 
+static bool reap(struct weft__io *io);
+
 struct io_uring_sqe *weft__uring_sqe(struct weft__io *io)
 {
 	struct io_uring_sqe *sqe;
 
-	while (!(sqe = io_uring_get_sqe(&io->ring)))
-		io_uring_submit(&io->ring);
+	while (!(sqe = io_uring_get_sqe(&io->ring))) {
+		/* The SQ is full: submit it.  A kernel that refuses while
+		 * its CQ overflows (-EBUSY) wants completions reaped first. */
+		int r = io_uring_submit(&io->ring);
+
+		if (r < 0 && r != -EINTR) {
+			io_uring_get_events(&io->ring);
+			reap(io);
+		}
+	}
 	return sqe;
 }
 
@@ -164,7 +174,9 @@ static bool reap(struct weft__io *io)
 	}
 	io_uring_cq_advance(&io->ring, n);
 	w->io_reaping = false;
-	if (!io->efd_armed)
+	/* Only with room in the SQ (a full one is being drained by
+	 * weft__uring_sqe, which calls us); else at the next reap. */
+	if (!io->efd_armed && io_uring_sq_space_left(&io->ring))
 		arm_efd(io);
 	return woke;
 }
