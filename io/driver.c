@@ -205,3 +205,20 @@ void weft__driver_unpark(struct worker *w)
 	else
 		weft__epoll_unpark(w);
 }
+
+void weft__driver_describe(struct worker *w, FILE *out)
+{
+	struct weft__io *io = w->io;
+
+	if (!io)
+		return;
+	fprintf(out, "  driver: %s, %u ops in flight, %s%s\n",
+		io->backend == WEFT__IO_URING ? "io_uring" : "epoll",
+		__atomic_load_n(&io->inflight, __ATOMIC_RELAXED),
+		atomic_load_explicit(&io->parked, memory_order_relaxed)
+			? "parked in it"
+			: "not parked",
+		atomic_load_explicit(&io->cancel_inbox, memory_order_relaxed)
+			? ", cancel requests pending"
+			: "");
+}

@@ -49,7 +49,9 @@ struct weft__io {
 	 * it to 2 and sends one wake-up. */
 	_Atomic int parked;
 	int efd;			/* eventfd: wake-ups from any thread */
-	unsigned inflight;		/* owner: operations not yet reaped */
+	/* Owner writes (relaxed atomics: weft_dump reads it from any thread):
+	 * operations not yet reaped. */
+	unsigned inflight;
 
 	/* io_uring */
 	struct io_uring ring;
@@ -62,6 +64,13 @@ struct weft__io {
 	int epfd;
 	unsigned registered;		/* descriptors in this set */
 };
+
+static inline void weft__io_inflight_add(struct weft__io *io, int d)
+{
+	__atomic_store_n(&io->inflight,
+			 __atomic_load_n(&io->inflight, __ATOMIC_RELAXED) + d,
+			 __ATOMIC_RELAXED);
+}
 
 /* The runtime's backend, fixed at its creation. */
 int weft__io_backend_of(struct worker *w);
@@ -82,8 +91,9 @@ void weft__uring_unpark(struct worker *w);
 struct io_uring_sqe *weft__uring_sqe(struct weft__io *io);
 /* Complete op with res: on the owner, from a reaped CQE. */
 void weft__uring_complete(struct weft__uring_op *op, int res);
-/* Cancel requests posted by other workers: submit them. */
-void weft__uring_drain_cancels(struct weft__io *io);
+/* Cancel requests posted by other workers: submit them.  Whether a task
+ * was woken (one waiting for its request to be taken). */
+bool weft__uring_drain_cancels(struct weft__io *io);
 /*
  * The task side: sqe was prepared on the current worker's ring; tag it with
  * op, suspend until it completes, cancelling it in the kernel when the task

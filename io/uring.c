@@ -165,7 +165,7 @@ static bool reap(struct weft__io *io)
 		if (ud == WEFT__UD_EFD) {
 			io->efd_armed = false;
 		} else if (ud > WEFT__UD_EFD) {
-			io->inflight--;
+			weft__io_inflight_add(io, -1);
 			weft__uring_complete((struct weft__uring_op *)ud,
 					     cqe->res);
 			woke = true;
@@ -183,13 +183,14 @@ static bool reap(struct weft__io *io)
 
 bool weft__uring_poll(struct weft__io *io)
 {
-	weft__uring_drain_cancels(io);
+	bool woke = weft__uring_drain_cancels(io);
+
 	/* One enter submits what our tasks queued and, with DEFER_TASKRUN,
 	 * runs the completions the kernel has for us. */
 	if (io_uring_sq_ready(&io->ring) || io->inflight ||
 	    io_uring_cq_has_overflow(&io->ring))
 		io_uring_submit_and_get_events(&io->ring);
-	return reap(io);
+	return reap(io) || woke;
 }
 
 bool weft__uring_park(struct worker *w, uint64_t until)
@@ -203,7 +204,12 @@ bool weft__uring_park(struct worker *w, uint64_t until)
 		atomic_store_explicit(&io->parked, 0, memory_order_relaxed);
 		return weft__uring_poll(io);
 	}
-	weft__uring_drain_cancels(io);
+	/* A task the drain wakes is work: no sleeping on it. */
+	if (weft__uring_drain_cancels(io)) {
+		atomic_store_explicit(&io->parked, 0, memory_order_relaxed);
+		weft__uring_poll(io);
+		return true;
+	}
 	if (until != WEFT__FOREVER) {
 		uint64_t now = weft__now();
 		uint64_t d = until > now ? until - now : 0;

@@ -72,12 +72,14 @@ static void prep_cancel(struct weft__io *io, struct weft__uring_op *op)
 #define CQ_DRAINED 2ull			/* the owner has taken it */
 #define CQ_WAITING (1ull << 32)		/* | gen: the task waits for that */
 
-void weft__uring_drain_cancels(struct weft__io *io)
+bool weft__uring_drain_cancels(struct weft__io *io)
 {
+	struct worker *w = weft__tls_worker;
 	struct weft__uring_op *op;
+	bool woke = false;
 
 	if (!atomic_load_explicit(&io->cancel_inbox, memory_order_relaxed))
-		return;
+		return false;
 	/* acquire: pairs with the release of the pushing CAS. */
 	op = atomic_exchange_explicit(&io->cancel_inbox, NULL,
 				      memory_order_acquire);
@@ -91,10 +93,16 @@ void weft__uring_drain_cancels(struct weft__io *io)
 		 * or once we wake the park it armed to wait for it. */
 		old = atomic_exchange_explicit(&op->cancel_word, CQ_DRAINED,
 					       memory_order_acq_rel);
-		if (old & CQ_WAITING)
-			weft__wake(t, (uint32_t)old, 0);
+		if (old & CQ_WAITING) {
+			/* Into the queue, not the LIFO slot: we may be on
+			 * our way to park (see weft__uring_park). */
+			w->io_reaping = true;
+			woke |= weft__wake(t, (uint32_t)old, 0);
+			w->io_reaping = false;
+		}
 		op = next;
 	}
+	return woke;
 }
 
 static void request_cancel(struct weft__uring_op *op)
@@ -199,7 +207,7 @@ int weft__uring_run(struct io_uring_sqe *sqe, struct weft__uring_op *op)
 	atomic_store_explicit(&op->released, 0, memory_order_relaxed);
 	atomic_store_explicit(&op->cancel_word, 0, memory_order_relaxed);
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op);
-	w->io->inflight++;
+	weft__io_inflight_add(w->io, 1);
 	weft__worker_count_io(w);
 
 	gen1 = weft__park_prepare(true);

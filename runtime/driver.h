@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct worker;
 struct weft_runtime;
@@ -42,5 +43,8 @@ bool weft__driver_busy(struct worker *w);
 bool weft__driver_park(struct worker *w, uint64_t until);
 /* From any thread: end w's current or next weft__driver_park. */
 void weft__driver_unpark(struct worker *w);
+
+/* For weft_dump: one line on w's driver state (any thread). */
+void weft__driver_describe(struct worker *w, FILE *out);
 
 #endif /* WEFT_RUNTIME_DRIVER_H */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "weft.h"
+#include "runtime/driver.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
@@ -68,6 +69,7 @@ int weft_dump(weft_runtime *rt, FILE *out)
 
 		fprintf(out, "worker %u (weft-worker-%u): queue %u\n", i, i,
 			weft__rq_len(&w->rq));
+		weft__driver_describe(w, out);
 		weft__worker_live_lock(w);
 		for (t = w->live; t; t = t->live_next) {
 			dump_task(out, t, self);
