@@ -2,7 +2,9 @@
  * The blocking pool: an elastic set of OS threads that run the functions
  * tasks hand to weft_blocking (asyncio's run_in_executor, Tokio's
  * spawn_blocking).  Pool threads never run tasks; workers never wait on the
- * pool.  Protocol and policies: see blocking.c.
+ * pool.  Protocol and policies: see blocking.c (the call and its
+ * cancellation), blocking_thread.c (the threads) and blocking_pool.c
+ * (shutdown); blocking_internal.h lists the files.
  */
 #ifndef WEFT_RUNTIME_BLOCKING_H
 #define WEFT_RUNTIME_BLOCKING_H
