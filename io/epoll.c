@@ -27,6 +27,12 @@
 
 static _Atomic bool no_pwait2;
 
+/* acquire: pairs with the release stores under rec->lock (classify). */
+static inline uint8_t kind_of(struct weft__fdrec *rec)
+{
+	return atomic_load_explicit(&rec->kind, memory_order_acquire);
+}
+
 int weft__epoll_init(struct weft__io *io)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EFD_TAG };
@@ -161,12 +167,12 @@ static void classify(struct weft__fdrec *rec, int fd)
 		fl = fcntl(fd, F_GETFL);
 		if (fl >= 0 && !(fl & O_NONBLOCK))
 			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-		rec->kind = FD_POLLABLE;
+		atomic_store_explicit(&rec->kind, FD_POLLABLE, memory_order_release);
 		rec->ready = 0;
 		rec->epfd = w->io->epfd;
 		w->io->registered++;
 	} else if (errno == EPERM) {
-		rec->kind = FD_FILE;
+		atomic_store_explicit(&rec->kind, FD_FILE, memory_order_release);
 	}
 	/* EBADF and the like: left unknown, the call reports it. */
 }
@@ -175,9 +181,9 @@ static struct weft__fdrec *prepared(int fd)
 {
 	struct weft__fdrec *rec = weft__fdtab_get(fd);
 
-	if (rec && rec->kind == FD_UNKNOWN) {
+	if (rec && kind_of(rec) == FD_UNKNOWN) {
 		weft__spin_lock(&rec->lock);
-		if (rec->kind == FD_UNKNOWN)
+		if (kind_of(rec) == FD_UNKNOWN)
 			classify(rec, fd);
 		weft__spin_unlock(&rec->lock);
 	}
@@ -188,7 +194,7 @@ bool weft__epoll_fd_is_file(int fd)
 {
 	struct weft__fdrec *rec = prepared(fd);
 
-	return rec && rec->kind == FD_FILE;
+	return rec && kind_of(rec) == FD_FILE;
 }
 
 /*
@@ -239,12 +245,14 @@ int weft__epoll_wait_fd(int fd, uint32_t events)
 
 	if (!rec)
 		return -EBADF;
-	if (rec->kind != FD_POLLABLE)
-		return rec->kind == FD_FILE ? -EPERM : -EBADF;
-	r = rearm(rec, fd);
-	if (r < 0)
-		return r;
+	if (kind_of(rec) != FD_POLLABLE)
+		return kind_of(rec) == FD_FILE ? -EPERM : -EBADF;
 	weft__spin_lock(&rec->lock);
+	r = rearm(rec, fd);	/* under the lock: it may move rec->epfd */
+	if (r < 0) {
+		weft__spin_unlock(&rec->lock);
+		return r;
+	}
 	if (rec->ready & events) {
 		/* An edge came after the failed attempt: try again. */
 		rec->ready &= ~events;
@@ -286,13 +294,13 @@ void weft__epoll_forget(int fd)
 {
 	struct weft__fdrec *rec = weft__fdtab_find(fd);
 
-	if (!rec || rec->kind == FD_UNKNOWN)
+	if (!rec || kind_of(rec) == FD_UNKNOWN)
 		return;
 	weft__spin_lock(&rec->lock);
 	/* Closing the descriptor takes it out of the epoll set.  (The set's
 	 * `registered` count is not decremented: it only tells its owner
 	 * that polling is worth a system call.) */
-	rec->kind = FD_UNKNOWN;
+	atomic_store_explicit(&rec->kind, FD_UNKNOWN, memory_order_release);
 	rec->ready = 0;
 	/* Tasks still waiting on it retry and see EBADF. */
 	weft__waitq_wake_all(&rec->rd, 0);

@@ -23,7 +23,8 @@ enum fd_kind {
 
 struct weft__fdrec {
 	weft__spin lock;
-	uint8_t kind;		/* enum fd_kind */
+	/* enum fd_kind: written under the lock, read without it. */
+	_Atomic uint8_t kind;
 	uint32_t ready;		/* EPOLLIN/EPOLLOUT seen with nobody waiting */
 	int epfd;		/* the set it was registered in */
 	struct weft__waitq rd, wr;

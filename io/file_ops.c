@@ -171,6 +171,8 @@ static ssize_t run(struct file_job *j)
 	if (r)
 		return r;
 	for (;;) {
+		/* After a wait the task may run on another worker. */
+		w = weft__worker_self();
 		if (weft__io_uring(w)) {
 			struct io_uring_sqe *sqe = weft__io_sqe(w);
 
@@ -188,6 +190,7 @@ static ssize_t run(struct file_job *j)
 		}
 		if (r != -EAGAIN || !may_wait(j))
 			return r;
+		w = weft__worker_self();	/* the call above may have waited */
 		if (weft__io_uring(w))
 			r = weft__uring_poll_fd(w, j->fd,
 						is_input(j) ? POLLIN : POLLOUT);

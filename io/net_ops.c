@@ -59,6 +59,8 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	if (r)
 		return r;
 	for (;;) {
+		/* After a wait the task may run on another worker. */
+		w = weft__worker_self();
 		if (weft__io_uring(w)) {
 			struct io_uring_sqe *sqe = weft__io_sqe(w);
 
@@ -81,7 +83,7 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 		}
 		if (r != -EAGAIN && r != -EINTR)
 			return r;
-		r = wait_ready(w, fd, true);
+		r = wait_ready(weft__worker_self(), fd, true);
 		if (r)
 			return r;
 	}
@@ -121,7 +123,7 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 		    errno != EINTR)
 			return -errno;
 	}
-	r = wait_ready(w, fd, false);
+	r = wait_ready(weft__worker_self(), fd, false);
 	if (r)
 		return r;
 	return connect_result(fd);
@@ -136,6 +138,8 @@ ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 		return r;
 	len = clamp_len(len);
 	for (;;) {
+		/* After a wait the task may run on another worker. */
+		w = weft__worker_self();
 		if (weft__io_uring(w)) {
 			struct io_uring_sqe *sqe = weft__io_sqe(w);
 
@@ -151,7 +155,7 @@ ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 		/* A caller's own MSG_DONTWAIT means: do not wait. */
 		if ((r != -EAGAIN && r != -EINTR) || (flags & MSG_DONTWAIT))
 			return r;
-		r = wait_ready(w, fd, true);
+		r = wait_ready(weft__worker_self(), fd, true);
 		if (r)
 			return r;
 	}
@@ -168,6 +172,8 @@ ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
 	/* -EPIPE rather than SIGPIPE for a peer that has gone. */
 	flags |= MSG_NOSIGNAL;
 	for (;;) {
+		/* After a wait the task may run on another worker. */
+		w = weft__worker_self();
 		if (weft__io_uring(w)) {
 			struct io_uring_sqe *sqe = weft__io_sqe(w);
 
@@ -182,7 +188,7 @@ ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
 		}
 		if ((r != -EAGAIN && r != -EINTR) || (flags & MSG_DONTWAIT))
 			return r;
-		r = wait_ready(w, fd, false);
+		r = wait_ready(weft__worker_self(), fd, false);
 		if (r)
 			return r;
 	}
@@ -252,6 +258,8 @@ int weft_poll(int fd, int events)
 	want = ((events & (POLLIN | POLLPRI | POLLRDHUP)) ? EPOLLIN : 0) |
 	       ((events & POLLOUT) ? EPOLLOUT : 0);
 	for (;;) {
+		/* After a wait the task may run on another worker. */
+		w = weft__worker_self();
 		epoll_attempt(w);
 		p.fd = fd;
 		p.events = (short)events;

@@ -298,7 +298,6 @@ Test(io_misc, poll_on_a_socket_reports_what_is_ready)
 
 struct pingpong {
 	int in, out;
-	int use_poll;
 	int err;
 };
 
@@ -310,16 +309,12 @@ static int pong_task(void *arg)
 	ssize_t r;
 
 	for (i = 0; i < ROUNDS; i++) {
-		if (pp->use_poll) {
-			r = weft_poll(pp->in, POLLIN);
-			if (r < 0 || !(r & POLLIN)) {
-				pp->err = r < 0 ? (int)r : -EPROTO;
-				return pp->err;
-			}
-			r = read(pp->in, &b, 1);	/* ready: does not block */
-		} else {
-			r = weft_read(pp->in, &b, 1, WEFT_OFF_CURRENT);
+		r = weft_poll(pp->in, POLLIN);
+		if (r < 0 || !(r & POLLIN)) {
+			pp->err = r < 0 ? (int)r : -EPROTO;
+			return pp->err;
 		}
+		r = read(pp->in, &b, 1);	/* ready: does not block */
 		if (r != 1 || b != (unsigned char)i) {
 			pp->err = r < 0 ? (int)r : -EILSEQ;
 			return pp->err;
@@ -345,7 +340,7 @@ static int pingpong_main(void *arg)
 	make_pipe(b);
 	/* x reads a (weft_poll, then read) and writes b; this task reads b
 	 * (weft_read) and writes a.  Round i: i goes out, i + 1 comes back. */
-	x = (struct pingpong){ a[0], b[1], 1, 0 };
+	x = (struct pingpong){ a[0], b[1], 0 };
 	tx = weft_spawn(pong_task, &x);
 	cr_assert_not_null(tx);
 	cr_assert_eq(weft_write(a[1], &first, 1, WEFT_OFF_CURRENT), 1);
@@ -380,6 +375,85 @@ static int pingpong_main(void *arg)
 Test(io_misc, a_thousand_rounds_of_poll_and_read_on_the_same_pipes)
 {
 	RUN_EACH(pingpong_main, NULL);
+}
+
+/*
+ * Non-blocking pipes: weft_read and weft_write wait for the other side
+ * (the descriptor's O_NONBLOCK is the caller's business, never an EAGAIN
+ * for the task).  Eight pairs of tasks ping-pong at once, so that tasks
+ * resume on other workers between a try and the retry.
+ */
+#define NB_PAIRS 8
+#define NB_ROUNDS 500
+
+struct nb_side {
+	int in, out;
+	int first;	/* sends first */
+	int err;
+};
+
+static int nb_task(void *arg)
+{
+	struct nb_side *s = arg;
+	unsigned char b = 0;
+	int i;
+	ssize_t r;
+
+	for (i = 0; i < NB_ROUNDS; i++) {
+		if (s->first) {
+			b = (unsigned char)i;
+			r = weft_write(s->out, &b, 1, WEFT_OFF_CURRENT);
+			if (r != 1)
+				return s->err = r < 0 ? (int)r : -EIO;
+		}
+		r = weft_read(s->in, &b, 1, WEFT_OFF_CURRENT);
+		if (r != 1)
+			return s->err = r < 0 ? (int)r : -EPROTO;
+		if (b != (unsigned char)i)
+			return s->err = -EILSEQ;
+		if (!s->first) {
+			r = weft_write(s->out, &b, 1, WEFT_OFF_CURRENT);
+			if (r != 1)
+				return s->err = r < 0 ? (int)r : -EIO;
+		}
+	}
+	return 0;
+}
+
+static int nonblocking_main(void *arg)
+{
+	static struct nb_side sides[NB_PAIRS][2];
+	weft_task *t[NB_PAIRS][2];
+	int a[2], b[2], i, k, r;
+
+	for (i = 0; i < NB_PAIRS; i++) {
+		cr_assert_eq(pipe2(a, O_CLOEXEC | O_NONBLOCK), 0);
+		cr_assert_eq(pipe2(b, O_CLOEXEC | O_NONBLOCK), 0);
+		sides[i][0] = (struct nb_side){ b[0], a[1], 1, 0 };
+		sides[i][1] = (struct nb_side){ a[0], b[1], 0, 0 };
+	}
+	for (i = 0; i < NB_PAIRS; i++)
+		for (k = 0; k < 2; k++) {
+			t[i][k] = weft_spawn(nb_task, &sides[i][k]);
+			cr_assert_not_null(t[i][k]);
+		}
+	for (i = 0; i < NB_PAIRS; i++)
+		for (k = 0; k < 2; k++) {
+			r = weft_join_timeout(t[i][k], BOUND);
+			cr_assert_eq(r, 0, "pair %d side %d returned %d (-EAGAIN "
+				     "is %d)", i, k, r, -EAGAIN);
+		}
+	for (i = 0; i < NB_PAIRS; i++)
+		for (k = 0; k < 2; k++) {
+			close_ok(sides[i][k].in);
+			close_ok(sides[i][k].out);
+		}
+	return 0;
+}
+
+Test(io_misc, reads_and_writes_on_non_blocking_pipes_wait_instead_of_eagain)
+{
+	RUN_EACH(nonblocking_main, NULL);
 }
 
 /* ------------------------------------------------------------- signals */
