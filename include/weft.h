@@ -64,7 +64,11 @@ typedef struct weft_config {
 	unsigned blocking_max_threads;
 	uint64_t blocking_keepalive_ns;
 	size_t blocking_queue_max;
-	/* Debug mode (env WEFT_DEBUG=1). */
+	/* Debug mode (env WEFT_DEBUG=1): a watchdog reports tasks that run
+	 * longer than WEFT_DEBUG_SLOW_MS (default 100) without suspending;
+	 * shutdown reports handles never joined or detached and failed
+	 * detached tasks nobody heard of; SIGQUIT prints weft_dump (if the
+	 * program has no SIGQUIT handler of its own). */
 	int debug;
 	/* Pin worker N to CPU N % ncpu. */
 	int pin_workers;

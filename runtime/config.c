@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "runtime/runtime.h"
+#include "runtime/watchdog.h"
 
 #define STACK_DEFAULT (64u * 1024)
 #define STACK_MIN (16u * 1024)
@@ -44,6 +45,17 @@ long weft__online_cpus(void)
 	return n;
 }
 
+/* Debug mode's slow-task threshold: 1 ms to 1 hour; by default 100 ms,
+ * asyncio's slow_callback_duration. */
+int64_t weft__config_debug_slow_ms(void)
+{
+	uint64_t v;
+
+	if (env_u64("WEFT_DEBUG_SLOW_MS", &v) < 0 || v > 3600u * 1000)
+		return -EINVAL;
+	return v ? (int64_t)v : 100;
+}
+
 int weft__config_resolve(const weft_config *cfg, weft_config *out)
 {
 	uint64_t v;
@@ -69,6 +81,8 @@ int weft__config_resolve(const weft_config *cfg, weft_config *out)
 			return -EINVAL;
 		out->debug = v != 0;
 	}
+	if (out->debug && weft__config_debug_slow_ms() < 0)
+		return -EINVAL;
 	if (!out->sched_seed && env_u64("WEFT_SCHED_SEED", &out->sched_seed) < 0)
 		return -EINVAL;
 	if (!out->stack_size)

@@ -33,6 +33,7 @@
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
+#include "runtime/watchdog.h"
 #include "runtime/worker.h"
 
 static struct worker *worker_new(struct weft_runtime *rt, unsigned index)
@@ -88,6 +89,10 @@ static void runtime_destroy(struct weft_runtime *rt)
 {
 	unsigned i;
 
+	/* Before anything is freed: unlist rt, so no SIGQUIT dump reads it
+	 * any more, and in debug mode stop the watchdog and report leaked
+	 * handles (the workers are joined by now: watchdog.h). */
+	weft__debug_fini(rt);
 	/* Blocking pool first: its threads wake tasks through the queues
 	 * freed below (a no-op when weft_runtime_free drained it). */
 	weft__blocking_free(rt->blocking);
@@ -146,6 +151,14 @@ weft_runtime *weft_runtime_new(const weft_config *cfg)
 	rt->blocking = weft__blocking_new(&rt->cfg);
 	if (!rt->blocking)
 		goto out_free;
+	/* Listed for SIGQUIT dumps and tools/weft-gdb.py; in debug mode,
+	 * the watchdog starts (watchdog.h). */
+	r = weft__debug_init(rt);
+	if (r < 0) {
+		runtime_destroy(rt);
+		errno = -r;
+		return NULL;
+	}
 	if (start_workers(rt) < 0) {
 		/* Threads that did start stop at once: nothing is queued. */
 		weft_runtime_free(rt);
@@ -203,6 +216,9 @@ void weft_runtime_free(weft_runtime *rt)
 	atomic_fetch_add_explicit(&rt->cancel_epoch, 1, memory_order_release);
 	weft__idle_unpark_all(&rt->idle);
 	weft__runtime_check_quiescent(rt);
+	/* Debug mode: say which tasks hold shutdown up (watchdog.h). */
+	if (rt->cfg.debug)
+		weft__debug_slow_shutdown(rt);
 	weft__futex_wait_set(&rt->quiescent);
 	/* No task is left to await a job: cancel the queued ones, wait for
 	 * the running ones, join the pool's threads. */

@@ -30,6 +30,7 @@
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
+#include "runtime/watchdog.h"
 #include "runtime/worker.h"
 
 /* Tokio's MAX_LIFO_POLLS_PER_TICK (PR #5712). */
@@ -254,6 +255,9 @@ static bool first_run(struct worker *w, struct weft_task *t)
 {
 	struct weft__stack *s;
 
+	/* Debug mode: the registry takes a reference (debug_report.c). */
+	if (unlikely(w->dbg))
+		weft__dbg_register(w->dbg, t);
 	if (atomic_load_explicit(&w->rt->shutdown, memory_order_acquire))
 		atomic_fetch_or_explicit(&t->state, T_CANCELLED,
 					 memory_order_seq_cst);
@@ -458,10 +462,16 @@ void weft__switch_away(enum switch_action action)
 	n = next_runnable(w);
 	if (!n && action == SW_YIELD) {
 		w->budget = WEFT__BUDGET;
+		/* Debug mode: t passed a suspension point (watchdog.h). */
+		if (unlikely(w->dbg))
+			weft__dbg_switch(w->dbg, t);
 		return;
 	}
 	w->pend_task = t;
 	w->pend_action = action;
+	/* Debug mode: publish what runs next, n or the loop (watchdog.h). */
+	if (unlikely(w->dbg))
+		weft__dbg_switch(w->dbg, n);
 	if (n) {
 		w->current = n;
 		w->budget = WEFT__BUDGET;
@@ -598,7 +608,10 @@ static bool sleep_until(struct worker *w, uint64_t until)
 		if (atomic_exchange_explicit(&w->unpark, 0,
 					     memory_order_acquire))
 			return true;
-		own_work = weft__driver_park(w, until);
+		/* A task in our LIFO slot is ours alone: never sleep on it
+		 * (belt and braces: wakes made while we park go to the
+		 * queue, see io_reaping). */
+		own_work = weft__driver_park(w, until) || w->lifo;
 		if (own_work ||
 		    (until != WEFT__FOREVER && weft__now() >= until)) {
 			if (weft__idle_unpark_self(&w->rt->idle, w))
@@ -657,6 +670,9 @@ static void park(struct worker *w)
 static void run(struct worker *w, struct weft_task *t)
 {
 	w->current = t;
+	/* Debug mode: publish it for the watchdog (watchdog.h). */
+	if (unlikely(w->dbg))
+		weft__dbg_switch(w->dbg, t);
 	w->budget = WEFT__BUDGET;
 	count(&w->c.polls);
 	weft__san_start(&w->sched_san, &t->san, 0);

@@ -21,6 +21,7 @@
 
 struct weft_task;
 struct weft__io;
+struct weft__dbg_worker;
 
 /* What the task that just switched out wants done, once it is off its
  * stack (see worker.c: the arrival side). */
@@ -60,6 +61,9 @@ struct worker {
 	struct weft__stack_cache stacks;
 	uint64_t rng;
 	bool fuzz;			/* WEFT_SCHED_SEED set: see fuzz() */
+	/* Debug mode (watchdog.h), else NULL: set before the thread starts,
+	 * cleared after it is joined. */
+	struct weft__dbg_worker *dbg;
 	void *altstack;			/* signal stack (overflow.c) */
 	uint64_t next_id;
 	struct weft_task *live;		/* tasks that first ran here */
