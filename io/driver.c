@@ -58,6 +58,14 @@ static bool under_valgrind(void)
 #endif
 }
 
+static bool env_forces_uring(void)
+{
+	const char *env = getenv("WEFT_IO_BACKEND");
+
+	return env && (strcmp(env, "uring") == 0 ||
+		       strcmp(env, "io_uring") == 0);
+}
+
 int weft__driver_choose(struct weft_runtime *rt)
 {
 	const char *env = getenv("WEFT_IO_BACKEND");
@@ -135,8 +143,19 @@ int weft__driver_init(struct worker *w)
 	r = weft__io_efd_new(io);
 	if (r < 0)
 		return r;
-	if (io->backend == WEFT__IO_URING)
-		return weft__uring_init(io);
+	if (io->backend == WEFT__IO_URING) {
+		r = weft__uring_init(io);
+		/* The first ring of a runtime that chose io_uring on its own
+		 * could not be made after all (memlock limits, say): the
+		 * whole runtime falls back to epoll. */
+		if (r < 0 && w->index == 0 && w->rt->cfg.io_backend ==
+		    WEFT_IO_AUTO && !env_forces_uring()) {
+			w->rt->io_backend = WEFT__IO_EPOLL;
+			io->backend = WEFT__IO_EPOLL;
+		} else {
+			return r;
+		}
+	}
 	return weft__epoll_init(io);
 }
 
