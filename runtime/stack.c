@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "runtime/alloc.h"
+#include "runtime/compiler.h"
 #include "runtime/sanitizer.h"
 #include "runtime/stack.h"
 
@@ -127,6 +128,7 @@ static struct weft__stack *carve(struct weft__stack_pool *p, char *lo,
 	s->vg_id = weft__san_stack_register(lo, span);
 	s->canary = WEFT__STACK_CANARY;
 	s->tsan = NULL;
+	s->guard_pending = 0;
 	return s;
 }
 
@@ -146,20 +148,18 @@ static void warn_unguarded_locked(struct weft__stack_pool *p)
 #endif
 
 /*
- * Make the first page of each of the k stacks of a region (stride per) a
- * guard page with madvise(MADV_GUARD_INSTALL): a marker in the page tables
- * that faults like PROT_NONE but splits no mapping, so every stack can be
- * guarded whatever vm.max_map_count says, and the region stays one VMA.
- * False when the kernel lacks it (before 6.13).
+ * Make the page below a stack a guard page with madvise(MADV_GUARD_INSTALL):
+ * a marker in the page tables that faults like PROT_NONE but splits no
+ * mapping, so every stack can be guarded whatever vm.max_map_count says,
+ * and a region stays one VMA.  False when the kernel lacks it (before
+ * 6.13).  One call costs microseconds, so a region's stacks get theirs one
+ * at a time as they are first handed out (weft__stack_get), not 64 at once
+ * under the pool lock: that burst stalled both workers for ~0.5 ms each
+ * time a region was made (timers p99).
  */
-static bool install_guards(char *base, size_t per, size_t k, size_t ps)
+static bool install_guard(char *lo, size_t ps)
 {
-	size_t i;
-
-	for (i = 0; i < k; i++)
-		if (madvise(base + i * per, ps, MADV_GUARD_INSTALL) != 0)
-			return false;
-	return true;
+	return madvise(lo - ps, ps, MADV_GUARD_INSTALL) == 0;
 }
 
 /* Map a region and put its stacks on the free list; under p->lock. */
@@ -187,7 +187,9 @@ static int grow_locked(struct weft__stack_pool *p)
 			weft__free(r);
 			return -ENOMEM;
 		}
-		if (install_guards(base, per, k, ps)) {
+		/* The first stack's guard now: it tells whether the kernel
+		 * has guard markers at all.  The others' when handed out. */
+		if (install_guard(base + ps, ps)) {
 			guarded = true;
 			goto carve_all;
 		}
@@ -226,14 +228,27 @@ carve_all:
 	r->next = p->regions;
 	p->regions = r;
 	p->region_next = k * 2 < REGION_MAX ? k * 2 : REGION_MAX;
-	for (i = 0; i < k; i++) {
-		struct weft__stack *s = carve(p, base + i * per +
-					      (guarded ? ps : 0), guarded);
-		s->next = p->free;
-		p->free = s;
-		p->nfree++;
-	}
+	/* Stacks are carved when first handed out (take_fresh_locked). */
+	p->fresh = base + (guarded ? ps : 0);
+	p->fresh_left = k;
+	p->fresh_per = per;
+	p->fresh_guarded = guarded;
+	p->fresh_first = true;
 	return 0;
+}
+
+/* The next never-used stack of the newest region; under p->lock. */
+static struct weft__stack *take_fresh_locked(struct weft__stack_pool *p)
+{
+	struct weft__stack *s = carve(p, p->fresh, p->fresh_guarded);
+
+	/* Guard markers: the first one is in (grow_locked tried it); the
+	 * others go in when weft__stack_get hands the stack out. */
+	s->guard_pending = p->guard_install && !p->fresh_first;
+	p->fresh_first = false;
+	p->fresh += p->fresh_per;
+	p->fresh_left--;
+	return s;
 }
 
 /* Refill the cache with up to half its cap from the pool. */
@@ -242,7 +257,7 @@ static void refill(struct weft__stack_pool *p, struct weft__stack_cache *c)
 	unsigned want = WEFT__STACK_CACHE_CAP / 2;
 
 	pthread_mutex_lock(&p->lock);
-	if (!p->hot && !p->free && grow_locked(p) != 0) {
+	if (!p->hot && !p->free && !p->fresh_left && grow_locked(p) != 0) {
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
@@ -264,6 +279,14 @@ static void refill(struct weft__stack_pool *p, struct weft__stack_cache *c)
 		c->head = s;
 		c->n++;
 	}
+	/* Nothing used before: one fresh stack, no more (see fresh). */
+	if (!c->n && p->fresh_left) {
+		struct weft__stack *s = take_fresh_locked(p);
+
+		s->next = NULL;
+		c->head = s;
+		c->n = 1;
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -279,6 +302,16 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *p,
 		return NULL;
 	c->head = s->next;
 	c->n--;
+	if (unlikely(s->guard_pending)) {
+		s->guard_pending = 0;
+		if (!install_guard(s->lo, page_size())) {
+			/* Out of memory for the page tables, say: this stack
+			 * is checked by a canary in the page below instead
+			 * (see t->canary in worker.c). */
+			((uint64_t *)s->lo)[-1] = WEFT__STACK_CANARY;
+			s->guarded = 0;
+		}
+	}
 	return s;
 }
 

@@ -17,6 +17,7 @@ struct weft__stack {
 	size_t size;			/* usable bytes below the descriptor */
 	uint32_t guarded;		/* 0: canary-checked instead */
 	uint32_t vg_id;			/* Valgrind stack id */
+	uint32_t guard_pending;		/* guard marker not installed yet */
 	/* TSan fiber of whatever task runs here: made on first use, kept
 	 * with the stack (creating one per task costs ~0.3 ms under TSan). */
 	void *tsan;
@@ -41,6 +42,15 @@ struct weft__stack_pool {
 	size_t map_budget;		/* how many mappings we may spend */
 	bool guard_install;		/* MADV_GUARD_INSTALL works here */
 	size_t region_next;		/* stacks in the next region */
+	/* The newest region's stacks not carved yet (under lock): handed
+	 * out one at a time, so each first touch of a stack's top page
+	 * happens when a task needs it, not 64 in a burst under the lock
+	 * (that burst cost ~100-400 us per region: timers p99). */
+	char *fresh;
+	size_t fresh_left;
+	size_t fresh_per;
+	bool fresh_guarded;
+	bool fresh_first;		/* the next one has its guard already */
 	bool warned;			/* said once that guards ran out */
 };
 

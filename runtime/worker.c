@@ -251,9 +251,18 @@ static void finish_unstarted(struct worker *w, struct weft_task *t, int r)
 
 /* Give t a stack and a first frame; false if it finished without running
  * (cancelled before it started, or no memory for a stack). */
+static void poll_timers(struct worker *w);
+
 static bool first_run(struct worker *w, struct weft_task *t)
 {
 	struct weft__stack *s;
+
+	/* A first run costs microseconds (a stack, its first page faults),
+	 * so a burst of them would delay due timers by TIMER_INTERVAL of
+	 * these ticks: look at the wheel each time (a clock read), when it
+	 * holds anything.  timers p99: see docs/design.md. */
+	if (weft__timer_any(&w->timers))
+		poll_timers(w);
 
 	/* Debug mode: the registry takes a reference (debug_report.c). */
 	if (unlikely(w->dbg))
