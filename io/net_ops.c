@@ -129,7 +129,10 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	return connect_result(fd);
 }
 
-ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
+/* recv (in) or send (!in): one attempt, then a readiness wait after
+ * EAGAIN, until it moves bytes or fails. */
+static ssize_t sock_transfer(int fd, void *buf, size_t len, int flags,
+			     bool in)
 {
 	struct worker *w;
 	ssize_t r = weft__io_enter(&w);
@@ -143,55 +146,38 @@ ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 		if (weft__io_uring(w)) {
 			struct io_uring_sqe *sqe = weft__io_sqe(w);
 
-			io_uring_prep_recv(sqe, fd, buf, len, flags);
+			if (in)
+				io_uring_prep_recv(sqe, fd, buf, len, flags);
+			else
+				io_uring_prep_send(sqe, fd, buf, len, flags);
 			r = weft__io_submit_wait(sqe);
 		} else {
 			epoll_attempt(w);
 			weft__epoll_fd_is_file(fd);
-			r = recv(fd, buf, len, flags | MSG_DONTWAIT);
+			r = in ? recv(fd, buf, len, flags | MSG_DONTWAIT)
+			       : send(fd, buf, len, flags | MSG_DONTWAIT);
 			if (r < 0)
 				r = -errno;
 		}
 		/* A caller's own MSG_DONTWAIT means: do not wait. */
 		if ((r != -EAGAIN && r != -EINTR) || (flags & MSG_DONTWAIT))
 			return r;
-		r = wait_ready(weft__worker_self(), fd, true);
+		r = wait_ready(weft__worker_self(), fd, in);
 		if (r)
 			return r;
 	}
 }
 
+ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
+{
+	return sock_transfer(fd, buf, len, flags, true);
+}
+
 ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
 {
-	struct worker *w;
-	ssize_t r = weft__io_enter(&w);
-
-	if (r)
-		return r;
-	len = clamp_len(len);
 	/* -EPIPE rather than SIGPIPE for a peer that has gone. */
-	flags |= MSG_NOSIGNAL;
-	for (;;) {
-		/* After a wait the task may run on another worker. */
-		w = weft__worker_self();
-		if (weft__io_uring(w)) {
-			struct io_uring_sqe *sqe = weft__io_sqe(w);
-
-			io_uring_prep_send(sqe, fd, buf, len, flags);
-			r = weft__io_submit_wait(sqe);
-		} else {
-			epoll_attempt(w);
-			weft__epoll_fd_is_file(fd);
-			r = send(fd, buf, len, flags | MSG_DONTWAIT);
-			if (r < 0)
-				r = -errno;
-		}
-		if ((r != -EAGAIN && r != -EINTR) || (flags & MSG_DONTWAIT))
-			return r;
-		r = wait_ready(weft__worker_self(), fd, false);
-		if (r)
-			return r;
-	}
+	return sock_transfer(fd, (void *)buf, len, flags | MSG_NOSIGNAL,
+			     false);
 }
 
 ssize_t weft_send_all(int fd, const void *buf, size_t len, int flags)
