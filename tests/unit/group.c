@@ -275,7 +275,13 @@ static int deadline_main(void *arg)
 	r = weft_group_wait(g);
 	weft_deadline_pop();
 	cr_assert_eq(r, -ETIMEDOUT, "wait returned %d", r);
-	cr_assert_eq(atomic_load(&c->cancelled), 5, "children cancelled");
+	/* Every child that got to its sleep was cancelled in it; on a slow
+	 * run (Valgrind) some are cancelled before they first run, and never
+	 * count themselves. */
+	cr_assert_gt(atomic_load(&c->ran), 0, "no child ran in 20 ms");
+	cr_assert_eq(atomic_load(&c->cancelled), atomic_load(&c->ran),
+		     "children cancelled %d of %d that ran",
+		     atomic_load(&c->cancelled), atomic_load(&c->ran));
 	weft_group_free(g);
 	return 0;
 }
