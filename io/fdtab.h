@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 struct weft__io;
 

@@ -35,7 +35,7 @@
 #include "runtime/park.h"
 #include "runtime/task.h"
 #include "runtime/worker.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 enum {
 	F_SET = 1u << 0,	/* value and status are final */

@@ -14,7 +14,7 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 struct barrier {
 	weft__spin lock;

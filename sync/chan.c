@@ -17,7 +17,7 @@
 #include "weft.h"
 #include "runtime/alloc.h"
 #include "runtime/worker.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 struct weft_chan {
 	weft__spin lock;

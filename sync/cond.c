@@ -19,7 +19,7 @@
 #include "runtime/task.h"
 #include "sync/introspect.h"
 #include "sync/mutex_internal.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 struct cond {
 	weft__spin lock;

@@ -6,7 +6,7 @@
 #include <errno.h>
 
 #include "weft.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 struct event {
 	weft__spin lock;

@@ -7,7 +7,7 @@
 #define WEFT_SYNC_INTROSPECT_H
 
 #include "weft.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 unsigned weft__mutex_waiters(weft_mutex *m);
 unsigned weft__sem_waiters(weft_sem *s);

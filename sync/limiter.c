@@ -22,7 +22,7 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 #define NS_PER_S 1000000000ull
 

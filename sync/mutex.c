@@ -35,7 +35,7 @@
 #include "runtime/worker.h"
 #include "sync/introspect.h"
 #include "sync/mutex_internal.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 #define M_LOCKED 1u
 #define M_WAITERS 2u

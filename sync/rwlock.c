@@ -23,7 +23,7 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 /* waiter->data: what the waiter asks for. */
 #define RW_READ NULL

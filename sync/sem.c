@@ -15,7 +15,7 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 struct sem {
 	weft__spin lock;

@@ -16,7 +16,7 @@
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 
 struct waitgroup {
 	weft__spin lock;

@@ -5,7 +5,7 @@
 #   runtime/*.c|h: nothing from io/; the one exception is runtime/driver.h,
 #                  the I/O driver hook, which may include io/ headers.
 #   sync/*.c|h:    from runtime/ only park.h task.h worker.h compiler.h
-#                  alloc.h panic.h; nothing from io/.
+#                  alloc.h panic.h waitq.h; nothing from io/.
 #
 # Usage: layering.sh SOURCE_ROOT.  Exit 1 and list the offenders.
 set -u
@@ -37,10 +37,10 @@ for f in sync/*.c sync/*.h; do
 	for hit in $(incs "$f"); do
 		h=${hit##*:}
 		case $h in
-		runtime/park.h|runtime/task.h|runtime/worker.h|runtime/compiler.h|runtime/alloc.h|runtime/panic.h)
+		runtime/park.h|runtime/task.h|runtime/worker.h|runtime/compiler.h|runtime/alloc.h|runtime/panic.h|runtime/waitq.h)
 			;;
 		runtime/*)
-			echo "layering: $hit: sync/ may include from runtime/ only park.h task.h worker.h compiler.h alloc.h panic.h"
+			echo "layering: $hit: sync/ may include from runtime/ only park.h task.h worker.h compiler.h alloc.h panic.h waitq.h"
 			fail=1 ;;
 		io/*)
 			echo "layering: $hit: sync/ must not include io/"

@@ -2,7 +2,7 @@
  * Wait queues: an intrusive doubly linked FIFO under the owning primitive's
  * spinlock.  See waitq.h for the wait/cancel protocol.
  */
-#include "sync/waitq.h"
+#include "runtime/waitq.h"
 #include "runtime/worker.h"
 
 struct weft_task *weft__current_task(void)

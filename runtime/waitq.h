@@ -1,6 +1,8 @@
 /*
- * The building blocks of every primitive in sync/: a small spinlock and a
- * FIFO queue of waiting tasks, both valid when all-zero.
+ * The building blocks of every primitive in sync/ (and of futures and the
+ * epoll records, which is why they live in runtime/, on park/wake alone): a
+ * small spinlock and a FIFO queue of waiting tasks, both valid when
+ * all-zero.
  *
  * Waiters live on the waiting task's stack.  The protocol, shared by every
  * primitive:
@@ -14,8 +16,8 @@
  * (which must take the lock to learn it was popped) cannot return and free
  * its stack frame under them.
  */
-#ifndef WEFT_SYNC_WAITQ_H
-#define WEFT_SYNC_WAITQ_H
+#ifndef WEFT_RUNTIME_WAITQ_H
+#define WEFT_RUNTIME_WAITQ_H
 
 #include <errno.h>
 #include <sched.h>
@@ -138,4 +140,4 @@ bool weft__waitq_withdraw(struct weft__waitq *q, struct weft__waiter *w);
 /* The calling task, or NULL outside a task (then the call is -EPERM). */
 struct weft_task *weft__current_task(void);
 
-#endif /* WEFT_SYNC_WAITQ_H */
+#endif /* WEFT_RUNTIME_WAITQ_H */
