@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "tests/helpers.h"
+#include "runtime/park.h"
+#include "runtime/task.h"
 
 int t_run_cfg(int (*fn)(void *), void *arg, unsigned workers,
 	      const weft_config *cfg)
@@ -144,4 +146,16 @@ __attribute__((noinline)) int t_errno(void)
 __attribute__((noinline)) void t_errno_clear(void)
 {
 	errno = 0;
+}
+
+bool t_wait_parked(weft_task *t)
+{
+	uint64_t until = weft_now() + 20000000000ull;
+
+	while (strcmp(weft__park_state(t), "waiting") != 0) {
+		if (weft__task_done(t) || weft_now() > until)
+			return false;
+		weft_yield();
+	}
+	return true;
 }

@@ -4,6 +4,7 @@
 #ifndef WEFT_TESTS_HELPERS_H
 #define WEFT_TESTS_HELPERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "weft.h"
@@ -55,6 +56,13 @@ uint64_t t_rand_below(t_rng *r, uint64_t n);
  */
 int t_errno(void);
 void t_errno_clear(void);
+
+/*
+ * In a task: yield until t is parked (waiting in a weft call, not queued or
+ * running), the deterministic form of "sleep a while to let it block".
+ * False if it has not parked within 20 s (it finished, or never waits).
+ */
+bool t_wait_parked(weft_task *t);
 
 /* Monotonic clock in seconds, for reporting durations. */
 double t_now(void);

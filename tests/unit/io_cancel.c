@@ -499,7 +499,7 @@ static int job_main(void *arg)
 	cr_assert_not_null(t, "spawn");
 	cr_assert(wait_atomic(&b.started, 1), "the task never started");
 	if (j->mode == M_CANCEL) {
-		weft_sleep(20 * MS);	/* let it block */
+		cr_assert(t_wait_parked(t), "the task never blocked");
 		cr_assert_not(atomic_load(&b.done), "%s did not block: it "
 			      "returned %zd", name, b.r);
 		t0 = weft_now();
@@ -625,7 +625,7 @@ static int canary_main(void *arg)
 	t = weft_spawn(canary_task, &c);
 	cr_assert_not_null(t);
 	cr_assert(wait_atomic(&c.started, 1));
-	weft_sleep(20 * MS);
+	cr_assert(t_wait_parked(t), "the call never blocked");
 	cr_assert_not(atomic_load(&c.done), "the call did not block: %zd",
 		      c.r);
 	weft_cancel(t);
@@ -741,7 +741,7 @@ static int stack_main(void *arg)
 	t = weft_spawn(stack_recv_task, &s);
 	cr_assert_not_null(t);
 	cr_assert(wait_atomic(&s.started, 1));
-	weft_sleep(20 * MS);
+	cr_assert(t_wait_parked(t), "recv never blocked");
 	cr_assert_not(atomic_load(&s.done), "recv did not block: %zd", s.r);
 	weft_cancel(t);
 	cr_assert_eq(weft_join_timeout(t, BOUND), 0, "join");
@@ -1127,7 +1127,7 @@ static int two_ways_main(void *arg)
 	cr_assert(ts && tr);
 	cr_assert(wait_atomic(&snd.started, 1));
 	cr_assert(wait_atomic(&rcv.started, 1));
-	weft_sleep(20 * MS);
+	cr_assert(t_wait_parked(ts) && t_wait_parked(tr), "never blocked");
 	cr_assert_not(atomic_load(&snd.done), "send did not block: %zd", snd.r);
 	cr_assert_not(atomic_load(&rcv.done), "recv did not block: %zd", rcv.r);
 	gone = cancel_send ? ts : tr;
@@ -1220,8 +1220,7 @@ static int many_main(void *arg)
 		cr_assert_not_null(t[i]);
 	}
 	for (i = 0; i < N_BLOCKED; i++)
-		cr_assert(wait_atomic(&b[i].started, 1));
-	weft_sleep(50 * MS);
+		cr_assert(t_wait_parked(t[i]), "receiver %d never blocked", i);
 	for (i = 0; i < N_BLOCKED; i++)
 		weft_cancel(t[i]);
 	for (i = 0; i < N_BLOCKED; i++) {

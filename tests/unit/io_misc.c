@@ -111,7 +111,7 @@ static weft_task *spawn_waiting_poller(struct poller *p, int fd, int events)
 	t = weft_spawn(poller_task, p);
 	cr_assert_not_null(t, "spawn");
 	cr_assert(wait_atomic(&p->started, 1));
-	weft_sleep(20 * MS);
+	cr_assert(t_wait_parked(t), "weft_poll never blocked");
 	cr_assert_not(atomic_load(&p->done), "weft_poll(%d, 0x%x) returned "
 		      "0x%x with nothing ready", fd, events, p->r);
 	return t;
@@ -532,7 +532,7 @@ static int signal_main(void *arg)
 	/* Twice: the second wait works as well as the first. */
 	for (round = 0; round < 2; round++) {
 		t = spawn_sigwaiter(&s, SIGUSR1, 0, 0);
-		weft_sleep(20 * MS);
+		cr_assert(t_wait_parked(t), "signal_wait never blocked");
 		cr_assert_not(atomic_load(&s.done), "signal_wait returned %d "
 			      "before any signal", s.r);
 		send_from_a_task(SIGUSR1);
@@ -555,7 +555,7 @@ static int signal_set_main(void *arg)
 	struct sigwaiter s;
 	weft_task *t = spawn_sigwaiter(&s, SIGUSR1, SIGUSR2, 0);
 
-	weft_sleep(20 * MS);
+	cr_assert(t_wait_parked(t), "signal_wait never blocked");
 	send_from_a_task(SIGUSR2);
 	cr_assert_eq(weft_join_timeout(t, BOUND), 0);
 	cr_assert_eq(s.r, SIGUSR2, "weft_signal_wait returned %d, want "
@@ -600,7 +600,7 @@ static int signal_cancel_main(void *arg)
 	uint64_t t0;
 
 	t = spawn_sigwaiter(&s, SIGUSR1, 0, 0);
-	weft_sleep(20 * MS);
+	cr_assert(t_wait_parked(t), "signal_wait never blocked");
 	t0 = weft_now();
 	weft_cancel(t);
 	cr_assert_eq(weft_join_timeout(t, BOUND), 0);
@@ -615,7 +615,7 @@ static int signal_cancel_main(void *arg)
 	cr_assert_geq(s.elapsed, 50 * MS, "timed out early");
 	/* And a later wait still gets the signal. */
 	t = spawn_sigwaiter(&s, SIGUSR1, 0, 0);
-	weft_sleep(20 * MS);
+	cr_assert(t_wait_parked(t), "signal_wait never blocked");
 	send_from_a_task(SIGUSR1);
 	cr_assert_eq(weft_join_timeout(t, BOUND), 0);
 	cr_assert_eq(s.r, SIGUSR1, "after a cancel: %d", s.r);

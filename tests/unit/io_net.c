@@ -294,6 +294,7 @@ Test(io_net, accept_returns_the_address_of_the_dialled_socket)
 struct late {
 	int port;
 	atomic_int accepting;
+	weft_task *acceptor;
 	int fd;
 };
 
@@ -302,9 +303,8 @@ static int late_dialer(void *arg)
 	struct late *lt = arg;
 	int c;
 
-	if (!wait_atomic(&lt->accepting, 1))
+	if (!wait_atomic(&lt->accepting, 1) || !t_wait_parked(lt->acceptor))
 		return -ETIMEDOUT;
-	weft_sleep(20 * MS);
 	c = weft_dial_tcp("127.0.0.1", lt->port);
 	if (c < 0)
 		return c;
@@ -319,6 +319,7 @@ static int accept_waits_main(void *arg)
 	weft_task *t = weft_spawn(late_dialer, &lt);
 
 	cr_assert_not_null(t, "spawn");
+	lt.acceptor = weft_self();
 	atomic_store(&lt.accepting, 1);
 	WEFT_WITH_TIMEOUT(BOUND)
 	{
@@ -984,7 +985,7 @@ static int peer_close_main(void *arg)
 	t = weft_spawn(blocked_recv_task, &b);
 	cr_assert_not_null(t);
 	cr_assert(wait_atomic(&b.started, 1));
-	weft_sleep(20 * MS);	/* (the recv is waiting by now, or soon) */
+	cr_assert(t_wait_parked(t), "the recv never waited");
 	close_ok(s);
 	cr_assert_eq(weft_join(t), 0);
 	cr_assert_eq(b.r, 0, "a recv waiting when the peer closed returned %zd",
@@ -1048,7 +1049,7 @@ static int peer_reset_main(void *arg)
 	t = weft_spawn(blocked_recv_task, &b);
 	cr_assert_not_null(t);
 	cr_assert(wait_atomic(&b.started, 1));
-	weft_sleep(20 * MS);
+	cr_assert(t_wait_parked(t), "the recv never waited");
 	reset(s);
 	cr_assert_eq(weft_join(t), 0);
 	cr_assert_eq(b.r, -ECONNRESET,

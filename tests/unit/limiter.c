@@ -169,9 +169,11 @@ Test(limiter, waiters_are_served_in_order)
 	run_on_1_2_8(order_main, NULL);
 }
 
-static int want_n(void *arg)
+/* A waiter for 1000 tokens: at the rates below, far longer than the
+ * tests' sleeps, even when a loaded machine makes those overshoot. */
+static int want_lots(void *arg)
 {
-	return weft_limiter_acquire(arg, 10);
+	return weft_limiter_acquire(arg, 1000);
 }
 
 static int overtake_main(void *arg)
@@ -180,11 +182,13 @@ static int overtake_main(void *arg)
 	weft_task *t;
 	int r;
 
-	weft_limiter_init(&l, 100, 10);
-	cr_assert_eq(weft_limiter_try_acquire(&l, 10), 0, "drain");
-	t = weft_spawn(want_n, &l);
+	weft_limiter_init(&l, 1000, 1000);
+	cr_assert_eq(weft_limiter_try_acquire(&l, 1000), 0, "drain");
+	t = weft_spawn(want_lots, &l);
 	YIELD_UNTIL(weft__limiter_waiters(&l) == 1);
-	/* Let a few tokens in (the measured quantity, not a hand-off). */
+	/* Let a few tokens in (the measured quantity, not a hand-off); the
+	 * waiter needs 1 s of them, so a sleep that overshoots by most of a
+	 * second on a loaded machine changes nothing. */
 	weft_sleep(30 * MS);
 	r = weft_limiter_try_acquire(&l, 1);
 	cr_assert_eq(r, -EAGAIN, "try_acquire overtook a waiter: %d", r);
@@ -210,13 +214,14 @@ static int cancel_main(void *arg)
 	weft_task *a, *b;
 	int r;
 
-	weft_limiter_init(&l, 10, 10);
-	cr_assert_eq(weft_limiter_try_acquire(&l, 10), 0, "drain");
-	a = weft_spawn(want_n, &l);
+	weft_limiter_init(&l, 10, 1000);
+	cr_assert_eq(weft_limiter_try_acquire(&l, 1000), 0, "drain");
+	a = weft_spawn(want_lots, &l);
 	YIELD_UNTIL(weft__limiter_waiters(&l) == 1);
 	b = weft_spawn(want_1, &l);
 	YIELD_UNTIL(weft__limiter_waiters(&l) == 2);
-	/* Let ~3 tokens in while the head waits for 10. */
+	/* Let ~3 tokens in while the head waits for 1000 (100 s: a sleep
+	 * that overshoots on a loaded machine cannot let it through). */
 	weft_sleep(300 * MS);
 	weft_cancel(a);
 	r = weft_join(a);
