@@ -28,6 +28,7 @@
 #include "tests/crit.h"
 #include "tests/helpers.h"
 #include "weft.h"
+#include "tests/unit/io_helpers.h"
 
 TestSuite(io_cancel, .timeout = 180);
 
@@ -54,88 +55,6 @@ static const unsigned workers_set[] = { 1, 2, 8 };
 	}
 
 /* ---------------------------------------------------------------- helpers */
-
-static void close_ok(int fd)
-{
-	int r = weft_close(fd);
-
-	cr_assert_eq(r, 0, "weft_close(%d) returned %d", fd, r);
-}
-
-static int listen_local(int *port)
-{
-	int l = weft_listen_tcp("127.0.0.1", 0, 256);
-
-	cr_assert_geq(l, 0, "weft_listen_tcp: %d", l);
-	*port = weft_local_port(l);
-	cr_assert_gt(*port, 0, "weft_local_port: %d", *port);
-	return l;
-}
-
-static void tcp_pair(int *c, int *s)
-{
-	int port, l = listen_local(&port);
-
-	*c = weft_dial_tcp("127.0.0.1", port);
-	cr_assert_geq(*c, 0, "weft_dial_tcp: %d", *c);
-	WEFT_WITH_TIMEOUT(BOUND)
-	{
-		*s = weft_accept(l, NULL, NULL);
-	}
-	cr_assert_geq(*s, 0, "weft_accept: %d", *s);
-	close_ok(l);
-}
-
-/* Receive exactly len bytes (bounded): the count, or the negative errno. */
-static ssize_t recv_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t r = 0;
-
-	WEFT_WITH_TIMEOUT(BOUND)
-	{
-		while (got < len) {
-			r = weft_recv(fd, (char *)buf + got, len - got, 0);
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
-	}
-	return r < 0 ? r : (ssize_t)got;
-}
-
-static void expect_bytes(int fd, const char *want)
-{
-	size_t n = strlen(want);
-	char buf[64];
-	ssize_t r;
-
-	memset(buf, 0, sizeof(buf));
-	r = recv_full(fd, buf, n);
-	cr_assert_eq(r, (ssize_t)n, "recv of \"%s\" returned %zd", want, r);
-	cr_assert_eq(memcmp(buf, want, n), 0, "got \"%.*s\", want \"%s\"",
-		     (int)n, buf, want);
-}
-
-static void send_str(int fd, const char *s)
-{
-	ssize_t r = weft_send(fd, s, strlen(s), MSG_NOSIGNAL);
-
-	cr_assert_eq(r, (ssize_t)strlen(s), "send of \"%s\" returned %zd", s,
-		     r);
-}
-
-static bool wait_atomic(atomic_int *v, int want)
-{
-	uint64_t until = weft_now() + BOUND;
-
-	while (atomic_load(v) < want) {
-		if (weft_now() > until)
-			return false;
-		weft_sleep(MS);
-	}
-	return true;
-}
 
 /* The byte at position i of the stream the send fixtures write. */
 static unsigned char pat(uint64_t i)

@@ -18,6 +18,7 @@
 #include "tests/crit.h"
 #include "tests/helpers.h"
 #include "weft.h"
+#include "tests/unit/io_helpers.h"
 
 TestSuite(io_file, .timeout = 180);
 
@@ -67,13 +68,6 @@ static void dir_remove(struct dir *d)
 			     r_, w_);                                        \
 		dir_remove(&d_);                                             \
 	}
-
-static void close_ok(int fd)
-{
-	int r = weft_close(fd);
-
-	cr_assert_eq(r, 0, "weft_close(%d) returned %d", fd, r);
-}
 
 static int open_ok(const char *path, int flags, mode_t mode)
 {

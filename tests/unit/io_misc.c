@@ -29,6 +29,7 @@
 #include "tests/crit.h"
 #include "tests/helpers.h"
 #include "weft.h"
+#include "tests/unit/io_helpers.h"
 
 TestSuite(io_misc, .timeout = 120);
 
@@ -51,25 +52,6 @@ static const unsigned workers_set[] = { 1, 2, 8 };
 		cr_assert_eq(r_, 0, "weft_run returned %d with %u workers",  \
 			     r_, w_);                                        \
 	}
-
-static void close_ok(int fd)
-{
-	int r = weft_close(fd);
-
-	cr_assert_eq(r, 0, "weft_close(%d) returned %d", fd, r);
-}
-
-static bool wait_atomic(atomic_int *v, int want)
-{
-	uint64_t until = weft_now() + BOUND;
-
-	while (atomic_load(v) < want) {
-		if (weft_now() > until)
-			return false;
-		weft_sleep(MS);
-	}
-	return true;
-}
 
 static void make_pipe(int p[2])
 {
