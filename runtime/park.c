@@ -114,9 +114,14 @@ static int arm_timer(struct worker *wk, struct weft_task *t, uint64_t w,
 	t->timer.gen = P_GEN(w);
 	t->timer.result = result;
 	if (weft__timer_arm(&wk->timers, &t->timer)) {
-		/* The worker's cached next deadline (worker.c: poll_timers). */
-		if (deadline < wk->timer_next)
-			wk->timer_next = deadline;
+		/* The worker's cached next poll (worker.c: poll_timers):
+		 * the wheel's, which may come before the deadline when the
+		 * wheel has entries to stage (timer.c). */
+		uint64_t due = atomic_load_explicit(&wk->timers.next_due,
+						    memory_order_relaxed);
+
+		if (due < wk->timer_next)
+			wk->timer_next = due;
 		return 1;
 	}
 	/* Already due: a negative result, or a finished sleep (2 means 0). */

@@ -1,16 +1,33 @@
 /*
- * The timing wheel (in the manner of the kernel's and Tokio's).
+ * The timing wheel, with its cascades spread out in time.
  *
- * Time is counted in units of 2^10 ns.  Level k has 64 slots of 64^k units
- * each.  An entry with time t is placed, relative to the wheel's current
- * time `elapsed`, at the level of the highest 6-bit group in which t and
- * elapsed differ, in the slot given by that group of t.  So every entry at
- * level k lies beyond every entry at levels below k, and the earliest entry
- * is in the first occupied slot, at or after the current one, of the lowest
- * non-empty level.  When the wheel reaches a slot of level k > 0 its entries
- * move down (cascade) to finer levels; at level 0 a slot is one unit, and
- * its entries fire.  Insert and remove are O(1); finding the next slot is a
- * count-trailing-zeros per level over a 64-bit occupancy mask.
+ * Time is counted in units of 2^10 ns.  Write P_k(t) = t >> 6k for the
+ * number of the level-k slot holding time t (a level-k slot spans 64^k
+ * units), and E for the wheel's time (`elapsed`).  Level k keeps a row of
+ * 128 slots indexed by P_k(t) mod 128: they cover two slots of the level
+ * above, the current one, P_{k+1}(E), and the next.  An entry goes to the
+ * lowest level whose row covers it, so an entry at level k > 0 is at least
+ * one level-k slot ahead of E.  When E reaches the start of an occupied slot
+ * of level k > 0, its entries move down (a cascade); at level 0 a slot is
+ * one unit and its entries fire.  Insert and remove are O(1); the next slot
+ * is found by a count-trailing-zeros over each level's occupancy bits.
+ *
+ * Why two slots of the level above and not one (the kernel's and Tokio's
+ * wheels use 64 slots, one slot above): with one, the entries of a level-k
+ * slot can only move down when E reaches that slot, all at once.  Each move
+ * touches a cold task block (the entry is embedded in it), ~140 ns, and a
+ * level-2 slot of a busy wheel holds thousands of entries: 100,000 sleeps of
+ * 1..100 ms stalled the wheel 300-500 us every 4.2 ms, and every ~268 ms a
+ * level-3 slot for tens of ms (docs/design.md, the timers p99).  With two,
+ * the next slot of level k+1 has a place to go at level k before it is
+ * reached, so each poll *stages* a share of it: the share of the current
+ * level-(k+1) slot's time that has passed since the last poll.  Staging
+ * finishes one level-k slot before the boundary (so the level below can
+ * stage from it in turn), and the cascade at the boundary finds the slot
+ * empty.  A wheel with a big slot to stage and nothing due asks to be
+ * polled again when about STAGE_CHUNK entries are due to move, so an idle
+ * worker's wheel stages too.  Every entry still moves once per level, as
+ * before; only the bursts are gone.
  *
  * Entries are fired (their task woken) under the wheel lock, so a task that
  * disarms after its park ended never races a wake that is still touching
@@ -29,8 +46,14 @@
 #define UNIT_UP(ns)                                                   \
 	((ns) > UINT64_MAX - 1023 ? UNIT(UINT64_MAX)                  \
 				  : UNIT((ns) + ((1ull << WEFT__TIMER_SHIFT) - 1)))
-#define LEVEL_BITS 6
-#define MAX_UNITS (((uint64_t)1 << (LEVEL_BITS * WEFT__TIMER_LEVELS)) - 1)
+#define LEVELS WEFT__TIMER_LEVELS
+#define LEVEL_BITS WEFT__TIMER_LEVEL_BITS
+#define ROW WEFT__TIMER_ROW
+/* How far ahead the top level reaches (~52 days); later deadlines are
+ * linked at that distance and re-linked when it comes. */
+#define SPAN ((uint64_t)1 << (LEVEL_BITS * LEVELS))
+/* An idle wheel staging a big slot wakes every ~this many moves. */
+#define STAGE_CHUNK 128
 
 uint64_t weft__now(void)
 {
@@ -64,36 +87,71 @@ void weft__timer_wheel_init(struct weft__timer_wheel *wh, uint64_t now)
 	atomic_init(&wh->lock, 0);
 	wh->elapsed = UNIT(now);
 	wh->count = 0;
+	wh->staged_at = wh->elapsed;
+	wh->moves = 0;
 	atomic_init(&wh->next_due, WEFT__FOREVER);
-	for (l = 0; l < WEFT__TIMER_LEVELS; l++) {
-		wh->occupied[l] = 0;
-		for (s = 0; s < WEFT__TIMER_SLOTS; s++)
+	for (l = 0; l < LEVELS; l++) {
+		wh->occupied[l][0] = wh->occupied[l][1] = 0;
+		for (s = 0; s < ROW; s++) {
 			wh->slots[l][s] = NULL;
+			wh->slot_count[l][s] = 0;
+		}
 	}
 }
 
-/* Where time t (units, > elapsed) belongs. */
-static void place(struct weft__timer_wheel *wh, uint64_t t, unsigned *level,
-		  unsigned *slot)
+/* P_l(t): the number of the level-l slot holding time t (units). */
+static inline uint64_t slot_of(uint64_t t, unsigned l)
 {
-	uint64_t diff = (t ^ wh->elapsed) & MAX_UNITS;
-	unsigned l = diff ? (63 - (unsigned)__builtin_clzll(diff)) / LEVEL_BITS
-			  : 0;
-
-	*level = l;
-	*slot = (unsigned)(t >> (LEVEL_BITS * l)) & (WEFT__TIMER_SLOTS - 1);
+	return t >> (LEVEL_BITS * l);
 }
 
+/* The start (units) of slot s of level l, whose position lies at or after
+ * the wheel's current one, less than a row on. */
+static uint64_t slot_start(struct weft__timer_wheel *wh, unsigned l,
+			   unsigned s)
+{
+	uint64_t cur = slot_of(wh->elapsed, l);
+	unsigned d = (s - (unsigned)cur) & (ROW - 1);
+
+	return (cur + d) << (LEVEL_BITS * l);
+}
+
+/*
+ * When slot s of level l > 0 (starting at start, units) wants a poll for
+ * its staging: at the start of its staging window (the level-l slot before
+ * it), then whenever about STAGE_CHUNK of its entries are due to move.
+ * Small slots want none: a cascade of fewer than STAGE_CHUNK entries is
+ * cheap enough to do when the wheel reaches them.
+ */
+static uint64_t stage_wake(struct weft__timer_wheel *wh, unsigned l,
+			   unsigned s, uint64_t start)
+{
+	uint64_t now = wh->elapsed, until, left = wh->slot_count[l][s];
+	uint64_t window = start - ((uint64_t)1 << (LEVEL_BITS * l));
+
+	if (left < STAGE_CHUNK)
+		return UINT64_MAX;
+	if (now < window)
+		return window;
+	until = start - ((uint64_t)1 << (LEVEL_BITS * (l - 1)));
+	if (now >= until)
+		return now + 1;
+	return now + 1 + (until - now) * STAGE_CHUNK / left;
+}
+
+/* Link e at time t (units, > elapsed) on the lowest level whose row
+ * covers t: the row of level l covers level-(l+1) slots P_{l+1}(E) and
+ * P_{l+1}(E) + 1. */
 static void link_locked(struct weft__timer_wheel *wh, struct weft__timer *e)
 {
-	uint64_t t = UNIT_UP(e->deadline);
-	unsigned l, s;
+	uint64_t t = UNIT_UP(e->deadline), now = wh->elapsed;
+	unsigned l = 0, s;
 
-	/* Beyond the wheel's span (~51 days): park it at the far end; it
-	 * cascades back in as the wheel turns. */
-	if (t - wh->elapsed > MAX_UNITS)
-		t = wh->elapsed + MAX_UNITS;
-	place(wh, t, &l, &s);
+	if (t - now > SPAN)
+		t = now + SPAN;
+	while (slot_of(t, l + 1) - slot_of(now, l + 1) > 1)
+		l++;
+	s = (unsigned)slot_of(t, l) & (ROW - 1);
 	e->level = (uint8_t)l;
 	e->slot = (uint8_t)s;
 	e->prev = NULL;
@@ -101,22 +159,26 @@ static void link_locked(struct weft__timer_wheel *wh, struct weft__timer *e)
 	if (e->next)
 		e->next->prev = e;
 	wh->slots[l][s] = e;
-	wh->occupied[l] |= 1ull << s;
-	e->wheel = wh;
+	wh->slot_count[l][s]++;
+	wh->occupied[l][s / 64] |= 1ull << (s % 64);
+	__atomic_store_n(&e->wheel, wh, __ATOMIC_RELAXED);
 	__atomic_store_n(&wh->count, wh->count + 1, __ATOMIC_RELAXED);
 }
 
+/* Take e off its slot's list.  e->wheel stays set: the caller clears it
+ * when it is done with e (see drain_slot_locked). */
 static void unlink_locked(struct weft__timer_wheel *wh, struct weft__timer *e)
 {
+	unsigned l = e->level, s = e->slot;
+
 	if (e->prev)
 		e->prev->next = e->next;
 	else
-		wh->slots[e->level][e->slot] = e->next;
+		wh->slots[l][s] = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
-	if (!wh->slots[e->level][e->slot])
-		wh->occupied[e->level] &= ~(1ull << e->slot);
-	e->wheel = NULL;
+	if (--wh->slot_count[l][s] == 0)
+		wh->occupied[l][s / 64] &= ~(1ull << (s % 64));
 	__atomic_store_n(&wh->count, wh->count - 1, __ATOMIC_RELAXED);
 }
 
@@ -126,10 +188,18 @@ bool weft__timer_arm(struct weft__timer_wheel *wh, struct weft__timer *e)
 
 	lock(wh);
 	if (UNIT_UP(e->deadline) > wh->elapsed) {
-		uint64_t due = e->deadline;
+		uint64_t due = e->deadline, w;
 
 		link_locked(wh, e);
 		linked = true;
+		/* Or sooner, if its slot has grown big enough to stage. */
+		if (e->level > 0) {
+			w = stage_wake(wh, e->level, e->slot,
+				       slot_start(wh, e->level, e->slot));
+			if (w <= UNIT(WEFT__FOREVER) &&
+			    w << WEFT__TIMER_SHIFT < due)
+				due = w << WEFT__TIMER_SHIFT;
+		}
 		/* Never later than the entry (a poll just before it
 		 * fires takes the lock and finds it not yet due). */
 		if (due < atomic_load_explicit(&wh->next_due,
@@ -151,35 +221,40 @@ void weft__timer_disarm(struct weft__timer *e)
 	if (!wh)
 		return;
 	lock(wh);
-	if (e->wheel == wh)
+	if (e->wheel == wh) {
 		unlink_locked(wh, e);
+		__atomic_store_n(&e->wheel, NULL, __ATOMIC_RELAXED);
+	}
 	unlock(wh);
 }
 
-/* The first occupied slot at or after the current one at level l, and its
- * start time in units; false when the level is empty. */
+/* The first occupied slot of level l, and its start time in units; false
+ * when the level is empty.  Occupied slots lie at P_l(E) or after it, less
+ * than 128 slots on, so a search from P_l(E) round the row finds them in
+ * time order. */
 static bool level_next(struct weft__timer_wheel *wh, unsigned l,
 		       unsigned *slot, uint64_t *start)
 {
-	unsigned shift = LEVEL_BITS * l;
-	unsigned cur = (unsigned)(wh->elapsed >> shift) &
-		       (WEFT__TIMER_SLOTS - 1);
-	uint64_t mask = wh->occupied[l] & (~0ull << cur);
-	uint64_t span = (uint64_t)1 << (shift + LEVEL_BITS);
+	uint64_t lo = wh->occupied[l][0], hi = wh->occupied[l][1];
+	uint64_t cur = slot_of(wh->elapsed, l);
+	unsigned c = (unsigned)cur & (ROW - 1), d;
+	unsigned __int128 m;
 
-	if (!mask)
+	if (!(lo | hi))
 		return false;
-	*slot = (unsigned)__builtin_ctzll(mask);
-	*start = (wh->elapsed & ~(span - 1)) | ((uint64_t)*slot << shift);
+	m = ((unsigned __int128)hi << 64) | lo;
+	if (c)
+		m = (m >> c) | (m << (ROW - c));
+	lo = (uint64_t)m;
+	d = lo ? (unsigned)__builtin_ctzll(lo)
+	       : 64 + (unsigned)__builtin_ctzll((uint64_t)(m >> 64));
+	*slot = (c + d) & (ROW - 1);
+	*start = (cur + d) << (LEVEL_BITS * l);
 	return true;
 }
 
-/*
- * The occupied slot that starts first, at any level.  (Not simply the
- * lowest occupied level: when polls are far apart, an entry linked at a
- * high level can start before one at a lower level, and the poll loop
- * would stop at the later one and let elapsed pass the earlier slot.)
- */
+/* The occupied slot that starts first, at any level (a level's slots do
+ * not all start after those of the levels below it). */
 static bool next_slot(struct weft__timer_wheel *wh, unsigned *level,
 		      unsigned *slot, uint64_t *start)
 {
@@ -187,7 +262,7 @@ static bool next_slot(struct weft__timer_wheel *wh, unsigned *level,
 	uint64_t st;
 	bool found = false;
 
-	for (l = 0; l < WEFT__TIMER_LEVELS; l++) {
+	for (l = 0; l < LEVELS; l++) {
 		if (level_next(wh, l, &s, &st) && (!found || st < *start)) {
 			*level = l;
 			*slot = s;
@@ -198,33 +273,109 @@ static bool next_slot(struct weft__timer_wheel *wh, unsigned *level,
 	return found;
 }
 
-/* Take slot (l, s): fire what is due, cascade the rest down. */
-static void expire_slot_locked(struct weft__timer_wheel *wh, unsigned l,
-			       unsigned s, uint64_t now_units)
+/* Take the first n entries of slot (l, s) off it: fire those due at
+ * now_units, link the rest lower (they never land in (l, s) again). */
+static void drain_slot_locked(struct weft__timer_wheel *wh, unsigned l,
+			      unsigned s, uint32_t n, uint64_t now_units)
 {
-	struct weft__timer *e = wh->slots[l][s], *next;
+	struct weft__timer *e;
 
-	wh->slots[l][s] = NULL;
-	wh->occupied[l] &= ~(1ull << s);
-	for (; e; e = next) {
-		next = e->next;
-		__atomic_store_n(&wh->count, wh->count - 1, __ATOMIC_RELAXED);
+	while (n-- && (e = wh->slots[l][s])) {
+		unlink_locked(wh, e);
 		if (UNIT_UP(e->deadline) <= now_units) {
-			/* Release: the task sees wheel == NULL only after
-			 * the wake below has been decided (we hold the lock
-			 * until both are done). */
-			__atomic_store_n(&e->wheel, NULL, __ATOMIC_RELEASE);
+			/* Release, after the wake: a task whose park ended
+			 * otherwise may disarm, see NULL without the lock,
+			 * and exit; so wheel goes NULL only once we are done
+			 * with its block. */
 			weft__wake(e->task, e->gen, e->result);
+			__atomic_store_n(&e->wheel, NULL, __ATOMIC_RELEASE);
 		} else {
 			link_locked(wh, e);
+			wh->moves++;
 		}
 	}
 }
 
+/* Staging, level k+1 to level k: where the next level-(k+1) slot is, how
+ * many entries it holds, and by when it should be empty (one level-k slot
+ * before it starts). */
+struct stage {
+	unsigned slot;
+	uint32_t left;
+	uint64_t from, until;
+};
+
+static bool stage_of(struct weft__timer_wheel *wh, unsigned k,
+		     struct stage *st)
+{
+	uint64_t cur = slot_of(wh->elapsed, k + 1);
+	unsigned up = LEVEL_BITS * (k + 1);
+
+	st->slot = (unsigned)(cur + 1) & (ROW - 1);
+	st->left = wh->slot_count[k + 1][st->slot];
+	if (!st->left)
+		return false;
+	st->from = cur << up;
+	if (wh->staged_at > st->from)
+		st->from = wh->staged_at;
+	st->until = ((cur + 1) << up) - ((uint64_t)1 << (LEVEL_BITS * k));
+	return true;
+}
+
+/* Move down the share of each next slot that the time since the last pass
+ * calls for, top level first (what lands in a next slot below moves on in
+ * the same pass). */
+static void stage_locked(struct weft__timer_wheel *wh)
+{
+	uint64_t now = wh->elapsed;
+	struct stage st;
+	unsigned k;
+
+	for (k = LEVELS - 1; k-- > 0;) {
+		uint32_t n;
+
+		if (!stage_of(wh, k, &st))
+			continue;
+		if (now >= st.until)
+			n = st.left;
+		else
+			n = (uint32_t)(((unsigned __int128)st.left *
+						(now - st.from) +
+					st.until - st.from - 1) /
+				       (st.until - st.from));
+		if (n)
+			drain_slot_locked(wh, k + 1, st.slot, n, now);
+	}
+	wh->staged_at = now;
+}
+
+/* When to poll next (units): the first occupied slot, or sooner for a
+ * big slot's staging. */
+static uint64_t next_poll_locked(struct weft__timer_wheel *wh)
+{
+	uint64_t next = UINT64_MAX, start, at;
+	unsigned l, s;
+
+	for (l = 0; l < LEVELS; l++) {
+		if (!level_next(wh, l, &s, &start))
+			continue;
+		at = start;
+		if (l > 0) {
+			uint64_t w = stage_wake(wh, l, s, start);
+
+			if (w < at)
+				at = w;
+		}
+		if (at < next)
+			next = at;
+	}
+	return next;
+}
+
 uint64_t weft__timer_poll(struct weft__timer_wheel *wh, uint64_t now)
 {
-	uint64_t now_units = UNIT(now), start, due;
-	unsigned l, s;
+	uint64_t now_units = UNIT(now), start = 0, due;
+	unsigned l = 0, s = 0;
 
 	/* Nothing due yet: no lock (an entry armed meanwhile by another
 	 * thread is its owner's to account for, as before). */
@@ -235,14 +386,14 @@ uint64_t weft__timer_poll(struct weft__timer_wheel *wh, uint64_t now)
 	while (next_slot(wh, &l, &s, &start) && start <= now_units) {
 		if (start > wh->elapsed)
 			wh->elapsed = start;
-		expire_slot_locked(wh, l, s, now_units);
+		drain_slot_locked(wh, l, s, UINT32_MAX, now_units);
 	}
 	if (now_units > wh->elapsed)
 		wh->elapsed = now_units;
-	if (!next_slot(wh, &l, &s, &start))
-		due = WEFT__FOREVER;
-	else
-		due = start << WEFT__TIMER_SHIFT;
+	stage_locked(wh);
+	due = next_poll_locked(wh);
+	due = due > UNIT(WEFT__FOREVER) ? WEFT__FOREVER
+					: due << WEFT__TIMER_SHIFT;
 	atomic_store_explicit(&wh->next_due, due, memory_order_relaxed);
 	unlock(wh);
 	return due;

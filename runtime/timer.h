@@ -19,7 +19,10 @@
 struct weft_task;
 
 #define WEFT__TIMER_LEVELS 7
-#define WEFT__TIMER_SLOTS 64
+/* A slot of level k spans 64^k units; each level's row holds 128 slots:
+ * the current slot of the level above, and the next one (timer.c). */
+#define WEFT__TIMER_LEVEL_BITS 6
+#define WEFT__TIMER_ROW 128
 /* Level-0 slots are 2^10 ns (~1 us) wide: the precision of a wake-up. */
 #define WEFT__TIMER_SHIFT 10
 #define WEFT__FOREVER UINT64_MAX
@@ -35,7 +38,7 @@ struct weft__timer {
 	uint32_t gen;			/* ... in this park ... */
 	int result;			/* ... with this result */
 	uint8_t level;
-	uint8_t slot;
+	uint8_t slot;			/* 0 .. WEFT__TIMER_ROW - 1 */
 };
 
 struct weft__timer_wheel {
@@ -47,8 +50,12 @@ struct weft__timer_wheel {
 	 * none): written under the lock, read without it, so a poll with
 	 * nothing due takes no lock (idle workers poll every wheel). */
 	_Atomic uint64_t next_due;
-	uint64_t occupied[WEFT__TIMER_LEVELS];
-	struct weft__timer *slots[WEFT__TIMER_LEVELS][WEFT__TIMER_SLOTS];
+	uint64_t staged_at;		/* elapsed at the last staging pass */
+	uint64_t moves;			/* entries relinked lower, ever (a
+					 * statistic; tests bound it per poll) */
+	uint64_t occupied[WEFT__TIMER_LEVELS][WEFT__TIMER_ROW / 64];
+	uint32_t slot_count[WEFT__TIMER_LEVELS][WEFT__TIMER_ROW];
+	struct weft__timer *slots[WEFT__TIMER_LEVELS][WEFT__TIMER_ROW];
 };
 
 /* CLOCK_MONOTONIC in ns. */

@@ -201,3 +201,94 @@ Test(timer, sparse_polls_with_arms_in_between_fire_everything_on_time)
 			break;
 	}
 }
+
+/* Poll at now; return how many entries the poll moved down a level. */
+static uint64_t moves_in_poll(struct weft__timer_wheel *wh, uint64_t now,
+			      uint64_t *next)
+{
+	uint64_t before = wh->moves;
+
+	*next = weft__timer_poll(wh, now);
+	return wh->moves - before;
+}
+
+/*
+ * The timers workload's shape (100,000 sleeps of 1..100 ms), polled every
+ * microsecond: a level-2 slot holds ~4,000 entries, and moving them all
+ * when the wheel reaches it stalled the wheel for 300-500 us every 4.2 ms.
+ * Staged, a poll moves the share of the slot's window that passed: a few,
+ * or up to STAGE_CHUNK (128) where nothing was due for a while.
+ */
+Test(timer, a_full_slot_moves_down_a_few_entries_per_poll_not_all_at_once)
+{
+	enum { N = 100000 };
+	struct weft__timer *e = calloc(N, sizeof(*e));
+	struct weft__timer_wheel *wh = malloc(sizeof(*wh));
+	uint64_t now, next, worst = 0, total = 0;
+	t_rng rng;
+	unsigned i;
+
+	cr_assert(e && wh, "calloc");
+	t_rng_init(&rng, t_seed());
+	weft__timer_wheel_init(wh, BASE);
+	for (i = 0; i < N; i++)
+		arm_at(wh, &e[i], BASE + 1000000 +
+				      t_rand_below(&rng, 99000000));
+	for (now = BASE; wh->count; now += 1024) {
+		uint64_t m = moves_in_poll(wh, now, &next);
+
+		total += m;
+		if (m > worst)
+			worst = m;
+		cr_assert_lt(now, BASE + 200000000ull, "entries never fired");
+	}
+	/* Each entry moves once per level it passes: the work is all there,
+	 * only spread out. */
+	cr_assert_gt(total, N, "only %llu moves", (unsigned long long)total);
+	cr_assert_leq(worst, 128, "a poll moved %llu entries at once",
+		      (unsigned long long)worst);
+	free(wh);
+	free(e);
+}
+
+/*
+ * A worker with nothing else to do polls its wheel only when the wheel
+ * asks to be polled (its park timeout).  With 100,000 entries an hour out,
+ * those wake-ups must also come often enough that no poll moves more than
+ * about STAGE_CHUNK (128) entries, and every entry still fires on time.
+ */
+Test(timer, an_idle_wheel_asks_to_be_polled_often_enough_to_stage_in_chunks)
+{
+	enum { N = 100000 };
+	struct weft__timer *e = calloc(N, sizeof(*e));
+	struct weft__timer_wheel *wh = malloc(sizeof(*wh));
+	uint64_t hour = 3600000000000ull, now = BASE, next, worst = 0;
+	unsigned i, polls = 0;
+	t_rng rng;
+
+	cr_assert(e && wh, "calloc");
+	t_rng_init(&rng, t_seed());
+	weft__timer_wheel_init(wh, BASE);
+	for (i = 0; i < N; i++)
+		arm_at(wh, &e[i], BASE + hour + t_rand_below(&rng, 100000000));
+	next = weft__timer_poll(wh, now);
+	while (wh->count) {
+		uint64_t m;
+
+		cr_assert_neq(next, WEFT__FOREVER, "entries but no next poll");
+		cr_assert_gt(next, now - 1024, "next poll in the past");
+		now = next;
+		m = moves_in_poll(wh, now, &next);
+		if (m > worst)
+			worst = m;
+		cr_assert_lt(++polls, 1000000, "too many wake-ups");
+		for (i = 0; i < N && now > BASE + hour; i += 997)
+			cr_assert(!(e[i].wheel && now >= e[i].deadline + 1024),
+				  "entry %u late", i);
+	}
+	cr_log_info("worst %llu polls %u", (unsigned long long)worst, polls);
+	cr_assert_leq(worst, 3 * 128, "a poll moved %llu entries at once",
+		      (unsigned long long)worst);
+	free(wh);
+	free(e);
+}
