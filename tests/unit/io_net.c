@@ -912,6 +912,39 @@ Test(io_net, recv_returns_zero_when_peer_closes)
 	RUN_EACH(peer_close_main, NULL);
 }
 
+/*
+ * The way to wake a task blocked on a socket from another task, short of
+ * cancelling it: shut the socket down (Go's conn.Close() role).  The
+ * waiting recv returns 0; weft_close alone does not reach an operation
+ * already in the kernel (docs/guide.md).
+ */
+static int own_shutdown_main(void *arg)
+{
+	struct blocked_recv b = { 0 };
+	weft_task *t;
+	int c, s;
+
+	tcp_pair(&c, &s);
+	b.fd = c;
+	b.r = -1;
+	t = weft_spawn(blocked_recv_task, &b);
+	cr_assert_not_null(t);
+	cr_assert(wait_atomic(&b.started, 1));
+	cr_assert(t_wait_parked(t), "the recv never waited");
+	cr_assert_eq(weft_shutdown(c, SHUT_RDWR), 0);
+	cr_assert_eq(weft_join(t), 0);
+	cr_assert_eq(b.r, 0, "a recv waiting when its own socket was shut "
+		     "down returned %zd", b.r);
+	close_ok(c);
+	close_ok(s);
+	return 0;
+}
+
+Test(io_net, shutdown_by_another_task_ends_a_blocked_recv_with_zero)
+{
+	RUN_EACH(own_shutdown_main, NULL);
+}
+
 static int partial_close_main(void *arg)
 {
 	unsigned char out[1000], in[2000];
