@@ -14,11 +14,17 @@
  *     over HTTP_MAX_HEADER, 413 for a body over HTTP_MAX_BODY, 501 for
  *     Transfer-Encoding; the rest of the stream cannot be trusted;
  *   - when the peer sends nothing for the idle timeout (default 30 s), or
- *     does not read its answers for that long.
+ *     does not read its answers for that long;
+ *   - with 408 when a request has not arrived whole one idle timeout
+ *     after its first bytes: a client that sends a byte now and then is
+ *     never idle, and would otherwise hold its connection for ever
+ *     (slowloris; examples/abuse.py).
  * GET and HEAD of "/" give 200; other targets 404; other methods on "/"
  * 405.
  */
+#include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +50,7 @@ static const char hello_200[] =
 
 struct conn {
 	int fd;
+	uint64_t deadline;	/* serve_deadline() of the pending request */
 	char *rbuf;
 	size_t rlen, rcap;
 	size_t olen;
@@ -62,6 +69,8 @@ static const char *reason(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
 	case 413:
 		return "Content Too Large";
 	case 431:
@@ -158,6 +167,12 @@ static int answer_all(struct conn *c)
 	}
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= off;
+	/* What is left is the start of the next request: its clock starts
+	 * now, with the bytes that ended the last one. */
+	if (off || !c->rlen)
+		c->deadline = 0;
+	if (c->rlen && !c->deadline)
+		c->deadline = serve_deadline();
 	return ret;
 }
 
@@ -193,11 +208,19 @@ static void http_conn(int fd)
 	if (!c)
 		return;
 	c->fd = fd;
+	c->deadline = 0;
 	c->rlen = c->olen = 0;
 	c->rcap = RBUF_INIT;
 	c->rbuf = malloc(c->rcap);
 	while (c->rbuf && r == 0 && make_room(c) == 0) {
-		n = serve_recv(fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		n = serve_recv_until(fd, c->rbuf + c->rlen, c->rcap - c->rlen,
+				     c->deadline);
+		if (n == -ETIMEDOUT && c->rlen) {
+			r = respond(c, 408, false, false, 1) < 0 ? -1 : 1;
+			if (r == 1 && flush(c) < 0)
+				r = -1;
+			break;
+		}
 		if (n <= 0)
 			break;	/* closed, reset, idle or shutting down */
 		c->rlen += (size_t)n;

@@ -245,6 +245,30 @@ ssize_t serve_recv(int fd, void *buf, size_t len)
 	return n;
 }
 
+uint64_t serve_deadline(void)
+{
+	if (!srv->idle_timeout_ms)
+		return 0;
+	return weft_now() + srv->idle_timeout_ms * MS;
+}
+
+/* A deadline comes from serve_deadline, so it is never more than one idle
+ * timeout away: the remaining time bounds this recv on its own. */
+ssize_t serve_recv_until(int fd, void *buf, size_t len, uint64_t deadline)
+{
+	uint64_t now;
+	ssize_t n = -ETIMEDOUT;
+
+	if (!deadline)
+		return serve_recv(fd, buf, len);
+	now = weft_now();
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	WEFT_WITH_TIMEOUT(deadline - now)
+		n = weft_recv(fd, buf, len, 0);
+	return n;
+}
+
 ssize_t serve_send(int fd, const void *buf, size_t len)
 {
 	ssize_t n = -ETIMEDOUT;

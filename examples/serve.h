@@ -40,6 +40,17 @@ ssize_t serve_recv(int fd, void *buf, size_t len);
 ssize_t serve_send(int fd, const void *buf, size_t len);
 
 /*
+ * Request deadlines, against clients that send a byte just often enough
+ * never to be idle (slowloris).  serve_deadline: the time (weft_now() ns)
+ * by which a request whose first bytes arrive now must have arrived whole,
+ * one idle timeout from now, or 0 when there is no idle timeout.
+ * serve_recv_until: serve_recv, but also -ETIMEDOUT once deadline has
+ * passed (0: none).
+ */
+uint64_t serve_deadline(void);
+ssize_t serve_recv_until(int fd, void *buf, size_t len, uint64_t deadline);
+
+/*
  * Before the server closes a connection (after an error reply, QUIT,
  * Connection: close): stop sending, then read and drop what the peer still
  * sends, until it closes or for at most a second, so that closing with
