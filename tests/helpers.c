@@ -2,8 +2,10 @@
  * Shared test helpers.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -158,4 +160,42 @@ bool t_wait_parked(weft_task *t)
 		weft_yield();
 	}
 	return true;
+}
+
+int t_child(int (*fn)(void *), void *arg, unsigned timeout_s, char *out,
+	    size_t cap)
+{
+	char scratch[512];
+	size_t len = 0;
+	ssize_t n;
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		close(fds[0]);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[1]);
+		alarm(timeout_s);
+		_exit(fn(arg) & 0xff);
+	}
+	close(fds[1]);
+	while (len + 1 < cap &&
+	       (n = read(fds[0], out + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	if (cap)
+		out[len] = '\0';
+	/* Drain the rest, so a chatty child never blocks on the pipe. */
+	while ((n = read(fds[0], scratch, sizeof(scratch))) > 0)
+		;
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return status;
 }

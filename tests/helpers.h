@@ -5,6 +5,7 @@
 #define WEFT_TESTS_HELPERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "weft.h"
@@ -63,6 +64,17 @@ void t_errno_clear(void);
  * False if it has not parked within 20 s (it finished, or never waits).
  */
 bool t_wait_parked(weft_task *t);
+
+/*
+ * Run fn(arg) in a forked child and return its wait status; what the
+ * child wrote to stderr lands in out (cap bytes, NUL-terminated).  The
+ * child exits with fn's return value, or dies of SIGALRM after timeout_s
+ * seconds, so a call that hangs fails the test instead of stalling it.
+ * Fork only while no runtime runs in the caller (TSan cannot follow a
+ * fork of a multi-threaded process).
+ */
+int t_child(int (*fn)(void *), void *arg, unsigned timeout_s, char *out,
+	    size_t cap);
 
 /* Monotonic clock in seconds, for reporting durations. */
 double t_now(void);
