@@ -152,6 +152,14 @@ int weft_gen_next(weft_gen *g, void **item)
 	if (!self)
 		return -EPERM;
 	pthread_mutex_lock(&g->lock);
+	/* Issue 7: the producer asking itself for an item would wait for
+	 * itself; a second consumer would take the first one's waker slot
+	 * and leave it asleep for good. */
+	if (self == g->producer || g->has_consumer) {
+		r = self == g->producer ? -EDEADLK : -EBUSY;
+		pthread_mutex_unlock(&g->lock);
+		return r;
+	}
 	if (g->state == PARKED && !g->has_item)
 		r = resume_locked(g);		/* item taken: go on */
 	else if (g->state == IDLE)
@@ -186,6 +194,11 @@ void weft_gen_close(weft_gen *g)
 	if (!g)
 		return;
 	pthread_mutex_lock(&g->lock);
+	if (g->producer && g->producer == weft_self()) {
+		pthread_mutex_unlock(&g->lock);
+		weft__panic("weft_gen_close: called from the generator's own "
+			    "producer (it would wait for itself)");
+	}
 	g->closing = true;
 	if (g->state == PARKED)
 		weft__wake(g->resume.task, g->resume.gen, -ECANCELED);

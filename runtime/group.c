@@ -162,6 +162,9 @@ void weft_group_cancel(weft_group *g)
 {
 	if (!g)
 		return;
+	if (weft_self() && weft_self()->group == g)
+		weft__panic("weft_group_free: called from a child of the "
+			    "group (it would wait for itself)");
 	pthread_mutex_lock(&g->lock);
 	if (!g->waited) {
 		g->cancelled = true;
@@ -241,8 +244,12 @@ int weft_group_wait(weft_group *g)
 	WEFT__CHECK(g, -EINVAL);
 	if (!weft_in_task())
 		return -EPERM;
+	/* A child waiting for its own group would wait for itself. */
+	if (weft_self()->group == g)
+		return -EDEADLK;
 	pthread_mutex_lock(&g->lock);
-	if (g->waited) {
+	/* has_waiter: another task waits now; the waiter slot holds one. */
+	if (g->waited || g->has_waiter) {
 		pthread_mutex_unlock(&g->lock);
 		weft__panic("weft_group_wait: group waited twice");
 	}
@@ -262,6 +269,9 @@ void weft_group_free(weft_group *g)
 {
 	if (!g)
 		return;
+	if (weft_self() && weft_self()->group == g)
+		weft__panic("weft_group_free: called from a child of the "
+			    "group (it would wait for itself)");
 	pthread_mutex_lock(&g->lock);
 	if (!g->waited) {
 		g->cancelled = true;

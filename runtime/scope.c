@@ -121,6 +121,8 @@ int weft_join_timeout(weft_task *task, uint64_t ns)
 	WEFT__CHECK(task, -EINVAL);
 	if (!current())
 		return -EPERM;
+	/* Here, so that a misuse names this call rather than weft_join. */
+	weft__task_check_handle(task, "weft_join_timeout", true);
 	r = weft_deadline_push(ns);
 	if (r) {
 		/* No scope: still release the handle, as promised. */

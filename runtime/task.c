@@ -46,6 +46,12 @@ static void task_free(struct weft_task *t)
 {
 	struct worker *w = weft__tls_worker;
 
+	/* No references: a handle used after its release (a second join
+	 * or detach) finds a zero count here and aborts with a message
+	 * (weft__task_check_handle) instead of waiting forever or freeing
+	 * the block twice.  Relaxed: nobody may legally read it now. */
+	atomic_store_explicit(&t->state, 0, memory_order_relaxed);
+
 	if (t->dl != t->dl_inline) {
 		weft__free(t->dl);
 		t->dl = t->dl_inline;
@@ -217,6 +223,26 @@ weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *), void *arg)
 
 /* ------------------------------------------------------------------- join */
 
+void weft__task_check_handle(const struct weft_task *t, const char *call,
+			     bool releases)
+{
+	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+	unsigned long long id = (unsigned long long)t->id;
+
+	if (T_REFS(s) == 0)
+		weft__panic("%s: the task handle was already released "
+			    "(joined or detached)", call);
+	if (s & T_DETACHED)
+		weft__panic("%s: task %llu was detached", call, id);
+	/* The joiner slot holds one waiter: a second would never wake. */
+	if ((s & T_JOIN_WAITING) && !(s & T_COMPLETE))
+		weft__panic("%s: task %llu is already being joined or waited "
+			    "for by another task", call, id);
+	if (releases && t->group)
+		weft__panic("%s: task %llu belongs to a group (its handle is "
+			    "for weft_cancel only)", call, id);
+}
+
 /* Publish T_JOIN_WAITING; false if t completed first. */
 bool weft__join_register(struct weft_task *t)
 {
@@ -323,6 +349,7 @@ int weft_join(weft_task *t)
 		return -EPERM; /* a worker's loop or callback: would block it */
 	if (self == t)
 		weft__panic("weft_join: a task cannot join itself");
+	weft__task_check_handle(t, "weft_join", true);
 	if (!self)
 		join_foreign(t);
 	else if (!(atomic_load_explicit(&t->state, memory_order_acquire) &
@@ -349,6 +376,19 @@ void weft_detach(weft_task *t)
 
 	if (!t)
 		return;
+	/* Before the decrement: a released or borrowed handle must not
+	 * touch the count (a free block, or the group's reference). */
+	old = atomic_load_explicit(&t->state, memory_order_acquire);
+	if (T_REFS(old) == 0)
+		weft__panic("weft_detach: the task handle was already "
+			    "released (joined or detached)");
+	if (old & T_DETACHED)
+		weft__panic("weft_detach: task %llu detached twice",
+			    (unsigned long long)t->id);
+	if (t->group)
+		weft__panic("weft_detach: task %llu belongs to a group (its "
+			    "handle is for weft_cancel only)",
+			    (unsigned long long)t->id);
 	old = atomic_fetch_add_explicit(&t->state, T_DETACHED - T_REF_ONE,
 					memory_order_acq_rel);
 	if (old & T_DETACHED)
@@ -385,6 +425,11 @@ void weft_cancel(weft_task *t)
 
 	if (!t)
 		return;
+	/* A released handle: setting a bit in a free (or reused) block
+	 * would corrupt it. */
+	if (T_REFS(atomic_load_explicit(&t->state, memory_order_relaxed)) == 0)
+		weft__panic("weft_cancel: the task handle was already "
+			    "released (joined or detached)");
 	/* seq_cst: the Dekker pair with weft__park_prepare (park.c). */
 	old = atomic_fetch_or_explicit(&t->state, T_CANCELLED,
 				       memory_order_seq_cst);

@@ -127,6 +127,16 @@ struct weft_task *weft__spawn_in(struct weft_group *g, int (*fn)(void *),
 /* Release a handle whose failures are reported elsewhere (a group's). */
 void weft__detach_quiet(struct weft_task *t);
 
+/*
+ * Abort, naming `call`, when the caller's handle t cannot be used: it was
+ * released already (joined or detached: task_free zeroes the state word,
+ * so this is caught for as long as the block is not reused), it was
+ * detached, another task is joining it, or (when the call releases the
+ * handle: releases true) it is borrowed from a group.
+ */
+void weft__task_check_handle(const struct weft_task *t, const char *call,
+			     bool releases);
+
 /* Drop one reference; frees the block on the last. */
 void weft__task_unref(struct weft_task *t);
 

@@ -81,6 +81,8 @@ int weft_wait(weft_task **ts, size_t n, weft_when when, uint64_t timeout_ns,
 			    when == WEFT_FIRST_EXCEPTION, -EINVAL);
 	for (i = 0; i < n; i++)
 		WEFT__CHECK(ts[i], -EINVAL);
+	for (i = 0; i < n; i++)
+		weft__task_check_handle(ts[i], "weft_wait", false);
 	if (!weft_in_task())
 		return -EPERM;
 	if (n == 0)
@@ -123,6 +125,7 @@ weft_task *weft_next_done(weft_task **ts, size_t n)
 		for (i = 0; i < n; i++) {
 			if (!ts[i])
 				continue;
+			weft__task_check_handle(ts[i], "weft_next_done", false);
 			live++;
 			if (weft__task_done(ts[i])) {
 				t = ts[i];
@@ -195,6 +198,8 @@ int weft_gather(weft_task **ts, size_t n, int *statuses)
 	WEFT__CHECK(n == 0 || ts, -EINVAL);
 	for (i = 0; i < n; i++)
 		WEFT__CHECK(ts[i], -EINVAL);
+	for (i = 0; i < n; i++)
+		weft__task_check_handle(ts[i], "weft_gather", true);
 	if (!weft_in_task())
 		return -EPERM;
 	if (statuses)
