@@ -259,6 +259,10 @@ int weft_mutex_lock(weft_mutex *mx)
 		set_owner(m, self);
 		return 0;
 	}
+	/* Held by the caller itself: waiting would never end (issue 7).
+	 * Off the fast path; only we could have stored our own pointer. */
+	if (atomic_load_explicit(&m->owner, memory_order_relaxed) == self)
+		return -EDEADLK;
 	return lock_slow(m, self, true);
 }
 

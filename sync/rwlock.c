@@ -109,6 +109,13 @@ static int lock_as(weft_rwlock *rw, void *mode)
 	if (weft__task_cancel_pending(self))
 		return -ECANCELED;
 	weft__spin_lock(&l->lock);
+	if (l->writer == self) {
+		/* The caller holds the write lock: waiting for it to go would
+		 * never end (issue 7).  A read hold cannot be told apart from
+		 * another task's (readers are counted, not named). */
+		weft__spin_unlock(&l->lock);
+		return -EDEADLK;
+	}
 	if (!free_for_locked(l, mode))
 		return wait_locked(l, mode);
 	take_locked(l, mode, self);

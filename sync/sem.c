@@ -12,6 +12,7 @@
 #include <errno.h>
 
 #include "weft.h"
+#include "runtime/panic.h"
 #include "runtime/task.h"
 #include "runtime/worker.h"
 #include "sync/introspect.h"
@@ -102,12 +103,19 @@ void weft_sem_release(weft_sem *sem)
 		return;
 	weft__spin_lock(&s->lock);
 	w = weft__waitq_pop(&s->q);
-	if (w)
+	if (w) {
 		/* Even a failed wake (a racing cancel) gave the permit away:
 		 * that waiter finds itself popped and keeps it. */
 		weft__wake(w->task, w->gen, 0);
-	else
+	} else if (s->permits == UINT64_MAX) {
+		/* The count's only bound: wrapping to 0 would lose every
+		 * permit.  A release returns nothing, so say it (issue 7). */
+		weft__spin_unlock(&s->lock);
+		weft__panic("weft_sem_release: permit count overflows "
+			    "(released more than acquired)");
+	} else {
 		s->permits++;
+	}
 	weft__spin_unlock(&s->lock);
 }
 

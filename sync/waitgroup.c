@@ -47,6 +47,9 @@ static void add(weft_waitgroup *wgp, int64_t n, const char *name)
 	weft__spin_lock(&wg->lock);
 	if (__builtin_add_overflow(wg->count, n, &c) || c < 0) {
 		weft__spin_unlock(&wg->lock);
+		/* Past INT64_MAX is not "below zero": say which (issue 7). */
+		if (n > 0)
+			weft__panic("%s: wait group count overflows", name);
 		weft__panic("%s: wait group count below zero", name);
 	}
 	wg->count = c;
