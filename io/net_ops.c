@@ -7,10 +7,12 @@
  * epoll: the non-blocking system call first, then a wait on the
  * descriptor's record (epoll.c) after EAGAIN.
  */
+#include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "io/op.h"
 #include "weft.h"
@@ -222,6 +224,54 @@ int weft_shutdown(int fd, int how)
 	return shutdown(fd, how) < 0 ? -errno : 0;
 }
 
+/*
+ * epoll backend, events with neither POLLIN nor POLLOUT (0: errors and
+ * hang-ups only, POLLPRI, POLLRDHUP): the shared edge-triggered record
+ * waits for input or output, and waiting on its input edge woke at every
+ * byte that arrived and spun while nobody read them (issue 7).  A private
+ * level-triggered epoll set holds fd with exactly these events, and the
+ * task waits for that set's own descriptor to turn readable.  p: the
+ * poll(2) check the caller just made, nothing ready.
+ */
+static int poll_private(int fd, int events, struct pollfd *p)
+{
+	struct epoll_event ev = {
+		.events = (uint32_t)events & (EPOLLPRI | EPOLLRDHUP),
+	};
+	int ep = epoll_create1(EPOLL_CLOEXEC), r;
+
+	if (ep < 0)
+		return -errno;
+	weft__epoll_forget(ep);	/* no stale record for this number */
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		r = -errno;
+		/* A regular file never reports these (it would wait for
+		 * good): -EINVAL, as io_uring's poll answers there. */
+		if (r == -EPERM)
+			r = -EINVAL;
+		goto out;
+	}
+	for (;;) {
+		r = weft__epoll_wait_fd(ep, EPOLLIN);
+		if (r)
+			break;
+		weft__coop_tick(weft__worker_self());
+		p->revents = 0;
+		if (poll(p, 1, 0) < 0) {
+			r = -errno;
+			break;
+		}
+		if (p->revents) {
+			r = p->revents & POLLNVAL ? -EBADF : p->revents;
+			break;
+		}
+	}
+out:
+	weft__epoll_forget(ep);
+	close(ep);
+	return r;
+}
+
 int weft_poll(int fd, int events)
 {
 	struct worker *w;
@@ -241,7 +291,8 @@ int weft_poll(int fd, int events)
 		/* POLLNVAL is how poll(2) says EBADF. */
 		return r > 0 && (r & POLLNVAL) ? -EBADF : r;
 	}
-	want = ((events & (POLLIN | POLLPRI | POLLRDHUP)) ? EPOLLIN : 0) |
+	/* Only what the record's edges stand for (see poll_private). */
+	want = ((events & POLLIN) ? EPOLLIN : 0) |
 	       ((events & POLLOUT) ? EPOLLOUT : 0);
 	for (;;) {
 		/* After a wait the task may run on another worker. */
@@ -256,8 +307,8 @@ int weft_poll(int fd, int events)
 			return -EBADF;
 		if (p.revents)
 			return p.revents;
-		if (!want)	/* only errors asked for: wait for input */
-			want = EPOLLIN;
+		if (!want)
+			return poll_private(fd, events, &p);
 		r = weft__epoll_wait_fd(fd, want);
 		if (r)
 			return r;

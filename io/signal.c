@@ -11,12 +11,15 @@
 #include "io/io.h"
 #include "weft.h"
 
+/* No signal a signalfd can report: SIGKILL and SIGSTOP cannot be
+ * caught, and signalfd silently drops them, so a set of only those would
+ * wait forever (issue 7). */
 static bool set_empty(const sigset_t *set)
 {
 	int s;
 
 	for (s = 1; s < NSIG; s++)
-		if (sigismember(set, s) == 1)
+		if (s != SIGKILL && s != SIGSTOP && sigismember(set, s) == 1)
 			return false;
 	return true;
 }
