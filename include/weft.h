@@ -142,12 +142,18 @@ WEFT_API weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *),
  * -ECANCELED for a task cancelled before it ran.  Releases the handle.  If
  * the joining task is cancelled meanwhile, t is cancelled too, still awaited,
  * and the join returns -ECANCELED.  Joining from a non-runtime thread waits
- * on the thread.  -EINVAL for NULL.
+ * on the thread.  -EINVAL for NULL.  Aborts, naming weft_join, for the
+ * caller's own task, a handle already joined or detached (caught while its
+ * block is not reused), a detached task, a task another task is joining,
+ * or a handle borrowed from a group (weft_join_timeout, weft_gather,
+ * weft_wait and weft_next_done check the same and name themselves).
  */
 WEFT_API int weft_join(weft_task *t);
 
 /* Release the handle without waiting.  A detached task that fails (negative
- * status other than -ECANCELED) is reported to on_task_error. */
+ * status other than -ECANCELED) is reported to on_task_error.  Aborts,
+ * naming weft_detach, for a handle detached or joined already or borrowed
+ * from a group. */
 WEFT_API void weft_detach(weft_task *t);
 
 /* (S) Let other tasks run.  0, or -ECANCELED in a cancelled task, or
@@ -180,6 +186,8 @@ WEFT_API uint64_t weft_task_id(const weft_task *t);
  * from any thread while the caller holds the handle.
  */
 WEFT_API void weft_cancel(weft_task *t);
+/* (A handle already released aborts, naming weft_cancel, while its block
+ * is not reused.) */
 
 /* True when the current task has been cancelled. */
 WEFT_API bool weft_cancelled(void);
@@ -301,7 +309,9 @@ WEFT_API weft_task *weft_group_spawn(weft_group *g, int (*fn)(void *),
  * negative status other than -ECANCELED) cancels the others, and its
  * status is returned.  Otherwise: -ECANCELED after weft_group_cancel; if
  * the waiting task is cancelled or its deadline passes, the children are
- * cancelled and awaited and that error is returned; else 0.  Call it once.
+ * cancelled and awaited and that error is returned; else 0.  Call it once
+ * (a second wait, or a second waiter, aborts).  -EDEADLK from a child of g,
+ * which would wait for itself.
  */
 WEFT_API int weft_group_wait(weft_group *g);
 
@@ -340,7 +350,8 @@ WEFT_API int weft_gen_yield(weft_gen *g, void *item);
  * with *item set; 0 at the end (and on every call after); or, once, the
  * producer's negative status after its items.  -ECANCELED / -ETIMEDOUT if
  * the consumer is interrupted (the next call gets the item that was being
- * produced).  One consumer at a time.
+ * produced).  One consumer at a time: -EBUSY while another waits in next;
+ * -EDEADLK from the producer itself.
  */
 WEFT_API int weft_gen_next(weft_gen *g, void **item);
 
@@ -487,7 +498,8 @@ typedef struct weft_mutex {
 #define WEFT_MUTEX_INIT { { 0 } }
 
 WEFT_API void weft_mutex_init(weft_mutex *m);
-/* (S) 0, -ECANCELED or -ETIMEDOUT (the lock is then not held). */
+/* (S) 0, -ECANCELED or -ETIMEDOUT (the lock is then not held);
+ * -EDEADLK when the calling task holds it already. */
 WEFT_API int weft_mutex_lock(weft_mutex *m);
 /* 0, or -EAGAIN when held. */
 WEFT_API int weft_mutex_trylock(weft_mutex *m);
@@ -510,7 +522,8 @@ WEFT_API void weft_sem_init(weft_sem *s, uint64_t permits);
 WEFT_API int weft_sem_acquire(weft_sem *s);
 /* 0, or -EAGAIN when no permit is free. */
 WEFT_API int weft_sem_try_acquire(weft_sem *s);
-/* Give one permit back (to the oldest waiter if any); any thread. */
+/* Give one permit back (to the oldest waiter if any); any thread.  Aborts
+ * when the count would pass UINT64_MAX. */
 WEFT_API void weft_sem_release(weft_sem *s);
 
 /* A condition variable used with a weft_mutex. */
@@ -548,6 +561,9 @@ typedef struct weft_rwlock {
 #define WEFT_RWLOCK_INIT { { 0 } }
 
 WEFT_API void weft_rwlock_init(weft_rwlock *l);
+/* (S) 0, -ECANCELED, -ETIMEDOUT; -EDEADLK when the calling task holds the
+ * write lock.  (A task holding a read lock that asks for the write lock
+ * waits for itself: read holds are counted, not named.) */
 WEFT_API int weft_rwlock_rdlock(weft_rwlock *l);		/* (S) */
 WEFT_API int weft_rwlock_wrlock(weft_rwlock *l);		/* (S) */
 WEFT_API int weft_rwlock_try_rdlock(weft_rwlock *l);	/* 0 or -EAGAIN */
@@ -562,7 +578,8 @@ typedef struct weft_waitgroup {
 #define WEFT_WAITGROUP_INIT { { 0 } }
 
 WEFT_API void weft_waitgroup_init(weft_waitgroup *wg);
-/* Add n (may be negative); the count going below 0 aborts. */
+/* Add n (may be negative); the count going below 0 or past INT64_MAX
+ * aborts. */
 WEFT_API void weft_waitgroup_add(weft_waitgroup *wg, int64_t n);
 WEFT_API void weft_waitgroup_done(weft_waitgroup *wg);
 /* (S) 0 once the count is 0, -ECANCELED or -ETIMEDOUT. */
@@ -724,7 +741,8 @@ WEFT_API int weft_fsync(int fd);
 WEFT_API int weft_shutdown(int fd, int how);
 WEFT_API int weft_stat(const char *path, struct stat *st);
 /* Wait until fd is ready for any of events (POLLIN, POLLOUT, ...): the
- * ready events (POLLERR and POLLHUP are always reported). */
+ * ready events (POLLERR and POLLHUP are always reported, so events 0
+ * waits for an error or hang-up only).  -EBADF for a bad descriptor. */
 WEFT_API int weft_poll(int fd, int events);
 
 /*
@@ -749,7 +767,8 @@ WEFT_API int weft_local_port(int fd);
  * pthread_sigmask in the main thread before weft_run or weft_runtime_new,
  * so every runtime thread inherits the mask and none is killed by a
  * default action; weft_signal_wait blocks them in the calling worker too.
- * -EINVAL for a NULL or empty set.
+ * -EINVAL for a NULL or empty set, or one of only SIGKILL and SIGSTOP
+ * (which cannot be caught).
  */
 WEFT_API int weft_signal_wait(const sigset_t *set);
 
