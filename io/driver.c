@@ -129,7 +129,7 @@ bool weft__io_wake_pending(struct worker *w)
 				    memory_order_seq_cst) != NULL;
 }
 
-int weft__driver_init(struct worker *w)
+static int init_one(struct worker *w)
 {
 	struct weft__io *io = weft__calloc(1, sizeof(*io));
 	int r;
@@ -143,20 +143,40 @@ int weft__driver_init(struct worker *w)
 	r = weft__io_efd_new(io);
 	if (r < 0)
 		return r;
-	if (io->backend == WEFT__IO_URING) {
-		r = weft__uring_init(io);
-		/* The first ring of a runtime that chose io_uring on its own
-		 * could not be made after all (memlock limits, say): the
-		 * whole runtime falls back to epoll. */
-		if (r < 0 && w->index == 0 && w->rt->cfg.io_backend ==
-		    WEFT_IO_AUTO && !env_forces_uring()) {
-			w->rt->io_backend = WEFT__IO_EPOLL;
-			io->backend = WEFT__IO_EPOLL;
-		} else {
-			return r;
-		}
-	}
+	if (io->backend == WEFT__IO_URING)
+		return weft__uring_init(io);
 	return weft__epoll_init(io);
+}
+
+static int init_all(struct weft_runtime *rt)
+{
+	unsigned i;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < rt->nworkers; i++)
+		r = init_one(rt->workers[i]);
+	return r;
+}
+
+/*
+ * A ring that cannot be made (the locked-memory limit reached, say: each
+ * ring pins its SQ and CQ) passed the probe, which makes none.  A runtime
+ * that chose io_uring on its own then falls back to epoll as a whole,
+ * whichever worker's ring failed: one backend per runtime.  One that was
+ * told to use io_uring fails with the ring's error.
+ */
+int weft__driver_init(struct weft_runtime *rt)
+{
+	unsigned i;
+	int r = init_all(rt);
+
+	if (r == 0 || rt->io_backend != WEFT__IO_URING ||
+	    rt->cfg.io_backend != WEFT_IO_AUTO || env_forces_uring())
+		return r;
+	for (i = 0; i < rt->nworkers; i++)
+		weft__driver_fini(rt->workers[i]);
+	rt->io_backend = WEFT__IO_EPOLL;
+	return init_all(rt);
 }
 
 void weft__driver_fini(struct worker *w)

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "io/io.h"
+#include "runtime/fault.h"
 #include "runtime/timer.h"
 
 #define RING_ENTRIES 256
@@ -110,9 +111,14 @@ static int setup_first(struct io_uring *ring)
 int weft__uring_init(struct weft__io *io)
 {
 	int set = atomic_load(&chosen_set);
-	int r = set >= 0 ? setup(&io->ring, flag_sets[set])
-			 : setup_first(&io->ring);
+	int r;
 
+	/* Test builds: this ring cannot be made, as when the locked-memory
+	 * limit is reached (runtime/fault.h). */
+	if (weft__fault_hit(WEFT__FAULT_RING))
+		return -ENOMEM;
+	r = set >= 0 ? setup(&io->ring, flag_sets[set])
+		     : setup_first(&io->ring);
 	if (r < 0)
 		return r;
 	io->ring_ready = true;
@@ -149,20 +155,28 @@ void weft__uring_start(struct weft__io *io)
 
 static bool reap(struct weft__io *io);
 
+/* The SQ is full: submit it.  A kernel that refuses while its CQ overflows
+ * (-EBUSY) wants completions reaped first. */
+static void make_room(struct weft__io *io)
+{
+	int r = io_uring_submit(&io->ring);
+
+	if (r < 0 && r != -EINTR) {
+		io_uring_get_events(&io->ring);
+		reap(io);
+	}
+}
+
 struct io_uring_sqe *weft__uring_sqe(struct weft__io *io)
 {
 	struct io_uring_sqe *sqe;
 
-	while (!(sqe = io_uring_get_sqe(&io->ring))) {
-		/* The SQ is full: submit it.  A kernel that refuses while
-		 * its CQ overflows (-EBUSY) wants completions reaped first. */
-		int r = io_uring_submit(&io->ring);
-
-		if (r < 0 && r != -EINTR) {
-			io_uring_get_events(&io->ring);
-			reap(io);
-		}
-	}
+	/* Test builds: the SQ is found full this time (runtime/fault.h), and
+	 * the call must still end with an SQE. */
+	if (weft__fault_hit(WEFT__FAULT_SQE))
+		make_room(io);
+	while (!(sqe = io_uring_get_sqe(&io->ring)))
+		make_room(io);
 	return sqe;
 }
 

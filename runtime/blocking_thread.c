@@ -36,6 +36,7 @@
 #include "runtime/blocking.h"
 #include "runtime/blocking_internal.h"
 #include "runtime/compiler.h"
+#include "runtime/fault.h"
 #include "runtime/timer.h"
 
 /* Idle spin before sleeping: the next job of a busy caller typically comes
@@ -147,8 +148,12 @@ void weft__blk_spawn(struct weft__blocking *p, bool monitor)
 		th->monitor = monitor;
 		pthread_attr_init(&attr);
 		pthread_attr_setaffinity_np(&attr, sizeof(p->cpus), &p->cpus);
-		r = -pthread_create(&id, &attr, monitor ? monitor_main :
-						   thread_main, th);
+		r = weft__fault_hit(WEFT__FAULT_THREAD)
+			    ? -EAGAIN
+			    : -pthread_create(&id, &attr,
+					      monitor ? monitor_main
+						      : thread_main,
+					      th);
 		pthread_attr_destroy(&attr);
 	}
 	if (r == 0)

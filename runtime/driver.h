@@ -23,9 +23,10 @@ struct weft_runtime;
 /* Pick the backend for rt (config, WEFT_IO_BACKEND, then a probe): 0 or
  * a negative errno (io_uring forced but unusable). */
 int weft__driver_choose(struct weft_runtime *rt);
-/* Per worker, on the thread that makes the runtime: 0 or a negative
- * errno.  fini is safe on a worker whose init failed or never ran. */
-int weft__driver_init(struct worker *w);
+/* Every worker's driver, on the thread that makes the runtime: 0 or a
+ * negative errno.  fini is safe on a worker whose init failed or never
+ * ran. */
+int weft__driver_init(struct weft_runtime *rt);
 void weft__driver_fini(struct worker *w);
 /* On the worker's own thread, before its loop (io_uring: become the ring's
  * single issuer). */

@@ -30,6 +30,7 @@
 #include "runtime/alloc.h"
 #include "runtime/blocking.h"
 #include "runtime/driver.h"
+#include "runtime/fault.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
@@ -67,6 +68,8 @@ static void pin(pthread_t th, unsigned index)
 	pthread_setaffinity_np(th, sizeof(set), &set);
 }
 
+/* On failure the workers that did start are left running (weft_runtime_free
+ * stops them); a worker whose thread failed has thread 0 and is not joined. */
 static int start_workers(struct weft_runtime *rt)
 {
 	char name[16];
@@ -75,8 +78,11 @@ static int start_workers(struct weft_runtime *rt)
 	for (i = 0; i < rt->nworkers; i++) {
 		struct worker *w = rt->workers[i];
 
-		if (pthread_create(&w->thread, NULL, weft__worker_main, w))
+		if (weft__fault_hit(WEFT__FAULT_THREAD) ||
+		    pthread_create(&w->thread, NULL, weft__worker_main, w)) {
+			w->thread = 0;
 			return -EAGAIN;
+		}
 		snprintf(name, sizeof(name), "weft-worker-%u", i % 1000);
 		pthread_setname_np(w->thread, name);
 		if (rt->cfg.pin_workers)
@@ -113,10 +119,17 @@ static void runtime_destroy(struct weft_runtime *rt)
 
 weft_runtime *weft_runtime_new(const weft_config *cfg)
 {
-	struct weft_runtime *rt = weft__calloc(1, sizeof(*rt));
+	struct weft_runtime *rt;
 	unsigned i;
 	int r;
 
+	/* Test builds: WEFT_FAULT arms injected failures (fault.h). */
+	r = weft__fault_env();
+	if (r < 0) {
+		errno = -r;
+		return NULL;
+	}
+	rt = weft__calloc(1, sizeof(*rt));
 	if (!rt) {
 		errno = ENOMEM;
 		return NULL;
@@ -140,8 +153,8 @@ weft_runtime *weft_runtime_new(const weft_config *cfg)
 	/* The I/O backend, then each worker's ring or epoll set: made here
 	 * so that a failure is this call's error, not a worker's crash. */
 	r = weft__driver_choose(rt);
-	for (i = 0; r == 0 && i < rt->nworkers; i++)
-		r = weft__driver_init(rt->workers[i]);
+	if (r == 0)
+		r = weft__driver_init(rt);
 	if (r < 0) {
 		runtime_destroy(rt);
 		errno = -r;

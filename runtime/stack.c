@@ -32,6 +32,7 @@
 
 #include "runtime/alloc.h"
 #include "runtime/compiler.h"
+#include "runtime/fault.h"
 #include "runtime/sanitizer.h"
 #include "runtime/stack.h"
 
@@ -162,6 +163,16 @@ static bool install_guard(char *lo, size_t ps)
 	return madvise(lo - ps, ps, MADV_GUARD_INSTALL) == 0;
 }
 
+/* A region's mapping, or MAP_FAILED (as the kernel's ENOMEM in test
+ * builds that ask for it, runtime/fault.h). */
+static char *map_region(size_t len, int prot)
+{
+	if (weft__fault_hit(WEFT__FAULT_MMAP))
+		return MAP_FAILED;
+	return mmap(NULL, len, prot,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
 /* Map a region and put its stacks on the free list; under p->lock. */
 static int grow_locked(struct weft__stack_pool *p)
 {
@@ -181,8 +192,7 @@ static int grow_locked(struct weft__stack_pool *p)
 		 * guarded, no mapping budget spent. */
 		per = span + ps;
 		len = per * k;
-		base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		base = map_region(len, PROT_READ | PROT_WRITE);
 		if (base == MAP_FAILED) {
 			weft__free(r);
 			return -ENOMEM;
@@ -200,8 +210,7 @@ static int grow_locked(struct weft__stack_pool *p)
 		per = guarded ? span + ps : span;
 		len = per * k + (guarded ? 0 : ps);
 	}
-	base = mmap(NULL, len, guarded ? PROT_NONE : PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	base = map_region(len, guarded ? PROT_NONE : PROT_READ | PROT_WRITE);
 	if (base == MAP_FAILED) {
 		weft__free(r);
 		return -ENOMEM;

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "weft.h"
+#include "runtime/fault.h"
 #include "runtime/task.h"
 #include "runtime/timer.h"
 #include "runtime/watchdog.h"
@@ -239,7 +240,9 @@ int weft__watchdog_start(struct weft__debug *d)
 	/* No signal of the program's is delivered to our thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&d->thread, NULL, watchdog_main, d);
+	r = weft__fault_hit(WEFT__FAULT_THREAD)
+		    ? EAGAIN
+		    : pthread_create(&d->thread, NULL, watchdog_main, d);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
 		return -EAGAIN;
