@@ -26,11 +26,12 @@ int weft__idle_init(struct weft__idle *idle, unsigned nworkers)
 {
 	idle->nworkers = nworkers;
 	atomic_init(&idle->state, nworkers * UNPARK_ONE);
+	idle->nsleepers = 0;
+	/* First: weft__idle_destroy runs after a failed init too. */
+	pthread_mutex_init(&idle->lock, NULL);
 	idle->sleepers = weft__calloc(nworkers, sizeof(*idle->sleepers));
 	if (!idle->sleepers)
 		return -ENOMEM;
-	idle->nsleepers = 0;
-	pthread_mutex_init(&idle->lock, NULL);
 	return 0;
 }
 

@@ -77,34 +77,48 @@ static inline void notify(struct weft_runtime *rt)
 	weft__idle_notify(&rt->idle);
 }
 
-/* Our queue is full: move its oldest half to the inject queue. */
-static void overflow(struct worker *w)
+/* Our queue is full: move its oldest half to the inject queue.  False if
+ * there is no memory for the batch. */
+static bool overflow(struct worker *w)
 {
 	struct weft__inject_batch *b;
 
 	b = weft__inject_batch_new(WEFT__RQ_CAP / 2);
 	if (!b)
-		weft__panic("out of memory moving a full run queue to the "
-			    "inject queue");
+		return false;
 	b->n = weft__rq_take_half(&w->rq, b->tasks);
 	if (b->n)
 		weft__inject_push_batch(&w->rt->inject, b);
 	else
 		weft__inject_batch_free(b);
+	return true;
 }
 
-/* Push at the tail (runs soon) or the head (runs last), then notify. */
+/*
+ * Push at the tail (runs soon) or the head (runs last), then notify.  A
+ * full queue with no memory to move half of it away sends t alone to the
+ * inject queue, in the one-task batch every task carries: running out of
+ * memory must not lose a runnable task, nor crash.
+ */
 static void push_tail(struct worker *w, struct weft_task *t)
 {
-	while (!weft__rq_push_tail(&w->rq, t))
-		overflow(w);
+	while (!weft__rq_push_tail(&w->rq, t)) {
+		if (!overflow(w)) {
+			weft__inject_push(&w->rt->inject, t);
+			break;
+		}
+	}
 	notify(w->rt);
 }
 
 static void push_head(struct worker *w, struct weft_task *t)
 {
-	while (!weft__rq_push_head(&w->rq, t))
-		overflow(w);
+	while (!weft__rq_push_head(&w->rq, t)) {
+		if (!overflow(w)) {
+			weft__inject_push(&w->rt->inject, t);
+			break;
+		}
+	}
 	notify(w->rt);
 }
 
