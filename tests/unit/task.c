@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/crit.h"
 #include "tests/helpers.h"
@@ -1174,4 +1175,68 @@ Test(task, spawn_on_with_bad_arguments_returns_null_with_einval)
 	errno = 0;
 	cr_assert_null(weft_spawn_on(NULL, foreign_task, NULL), "NULL runtime");
 	cr_assert_eq(errno, EINVAL, "errno %d", errno);
+}
+
+/*
+ * A worker that runs a task which never suspends must not keep the tasks
+ * queued behind it: an idle worker takes them.  The scheduler leaves a
+ * short queue to its busy owner for a few microseconds (worker.c,
+ * worth_stealing), and this is the bound on that patience: the queued
+ * tasks run while the spinner still spins, with 2 workers and with 8 on
+ * 2 CPUs (where idle workers park instead of spinning).
+ */
+struct hog {
+	atomic_int ran;
+};
+
+static uint64_t t_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int hog_child(void *arg)
+{
+	struct hog *h = arg;
+
+	atomic_fetch_add(&h->ran, 1);
+	return 0;
+}
+
+static int hog_main(void *arg)
+{
+	struct hog *h = arg;
+	weft_task *t[3];
+	uint64_t t0;
+	int i;
+
+	atomic_store(&h->ran, 0);
+	for (i = 0; i < 3; i++) {
+		t[i] = weft_spawn(hog_child, h);
+		cr_assert_not_null(t[i]);
+	}
+	/* Spin without a weft call (the budget never runs out): only
+	 * another worker can run the two children in our queue (the third
+	 * sits in our LIFO slot, which is ours alone). */
+	t0 = t_now_ns();
+	while (atomic_load(&h->ran) < 2 && t_now_ns() - t0 < 5000000000ull)
+		;
+	cr_assert_geq(atomic_load(&h->ran), 2,
+		      "queued tasks did not run while their worker was busy");
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(weft_join(t[i]), 0);
+	return 0;
+}
+
+Test(task, tasks_queued_behind_a_task_that_never_suspends_run_elsewhere)
+{
+	static const unsigned workers[] = { 2, 8 };
+	struct hog h;
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(t_run(hog_main, &h, workers[i]), 0,
+			     "with %u workers", workers[i]);
 }
