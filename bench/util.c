@@ -35,13 +35,34 @@ int64_t bench_scale(const struct bench_opts *o, int64_t n)
 
 /* Run fn(arg) as weft's main task with the config the command line asked
  * for; every other field stays zero, i.e. weft's default. */
+/* The scheduler's counters at the end of the last bench_run, printed on
+ * the result line when WEFT_BENCH_STATS is set (to see why a figure moved:
+ * steals and parks per op). */
+static weft_stats last_stats;
+static bool have_stats;
+
+struct stats_call {
+	int (*fn)(void *);
+	void *arg;
+};
+
+static int run_then_count(void *arg)
+{
+	struct stats_call *c = arg;
+	int r = c->fn(c->arg);
+
+	have_stats = weft_stats_get(NULL, &last_stats) == 0;
+	return r;
+}
+
 int bench_run(const struct bench_opts *o, int (*fn)(void *), void *arg)
 {
+	struct stats_call c = { fn, arg };
 	weft_config cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.workers = o->workers;
-	return weft_run(fn, arg, &cfg);
+	return weft_run(run_then_count, &c, &cfg);
 }
 
 static long peak_rss_kib(void)
@@ -61,9 +82,18 @@ int bench_report(const struct bench_result *r)
 	double per = r->n > 0 ? ns / (double)r->n : 0.0;
 
 	printf("workload=%s runtime=weft n=%lld wall_ms=%.3f ns_per_op=%.1f "
-	       "check=%s%s peak_rss_kib=%ld\n",
+	       "check=%s%s peak_rss_kib=%ld",
 	       r->name, (long long)r->n, ns / 1e6, per,
 	       r->ok ? "ok" : "FAIL", r->extra, peak_rss_kib());
+	if (have_stats && getenv("WEFT_BENCH_STATS"))
+		printf(" polls=%llu steals=%llu parks=%llu inject_pops=%llu "
+		       "io_ops=%llu",
+		       (unsigned long long)last_stats.polls,
+		       (unsigned long long)last_stats.steals,
+		       (unsigned long long)last_stats.parks,
+		       (unsigned long long)last_stats.inject_pops,
+		       (unsigned long long)last_stats.io_ops);
+	printf("\n");
 	fflush(stdout);
 	return r->ok ? 0 : 1;
 }
