@@ -229,7 +229,7 @@ void weft__task_check_handle(const struct weft_task *t, const char *call,
 	uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
 	unsigned long long id = (unsigned long long)t->id;
 
-	if (T_REFS(s) == 0)
+	if (T_REFS(s) == 0 || (s & T_RELEASED))
 		weft__panic("%s: the task handle was already released "
 			    "(joined or detached)", call);
 	if (s & T_DETACHED)
@@ -337,6 +337,24 @@ static void join_foreign(struct weft_task *t)
 		weft__futex_wait_set(&done);
 }
 
+/*
+ * Drop the joiner's reference.  If the task's own is still held (its
+ * worker has yet to let go), mark the handle released in the same RMW, so
+ * a second join or detach is caught whichever reference goes last; when
+ * ours is the last, task_free zeroes the word instead.
+ */
+static void join_release(struct weft_task *t)
+{
+	uint64_t old = atomic_load_explicit(&t->state, memory_order_acquire);
+
+	if (T_REFS(old) != 1)
+		old = atomic_fetch_add_explicit(&t->state,
+						T_RELEASED - T_REF_ONE,
+						memory_order_acq_rel);
+	if (T_REFS(old) == 1)
+		task_free(t);
+}
+
 int weft_join(weft_task *t)
 {
 	struct worker *w = weft__tls_worker;
@@ -360,7 +378,7 @@ int weft_join(weft_task *t)
 	/* acquire: pairs with the release of T_COMPLETE. */
 	atomic_load_explicit(&t->state, memory_order_acquire);
 	r = err ? err : t->status;
-	weft__task_unref(t);
+	join_release(t);
 	return r;
 }
 
@@ -379,7 +397,7 @@ void weft_detach(weft_task *t)
 	/* Before the decrement: a released or borrowed handle must not
 	 * touch the count (a free block, or the group's reference). */
 	old = atomic_load_explicit(&t->state, memory_order_acquire);
-	if (T_REFS(old) == 0)
+	if (T_REFS(old) == 0 || (old & T_RELEASED))
 		weft__panic("weft_detach: the task handle was already "
 			    "released (joined or detached)");
 	if (old & T_DETACHED)
@@ -425,9 +443,11 @@ void weft_cancel(weft_task *t)
 
 	if (!t)
 		return;
-	/* A released handle: setting a bit in a free (or reused) block
-	 * would corrupt it. */
-	if (T_REFS(atomic_load_explicit(&t->state, memory_order_relaxed)) == 0)
+	/* A freed block (its handle released): setting a bit in it would
+	 * corrupt it.  (Not T_RELEASED: the runtime itself cancels joined
+	 * tasks still on its live lists at shutdown.) */
+	old = atomic_load_explicit(&t->state, memory_order_relaxed);
+	if (T_REFS(old) == 0)
 		weft__panic("weft_cancel: the task handle was already "
 			    "released (joined or detached)");
 	/* seq_cst: the Dekker pair with weft__park_prepare (park.c). */

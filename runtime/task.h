@@ -30,6 +30,7 @@ enum {
 	T_CANCELLED = 1u << 3,	  /* cancellation requested */
 	T_FOREIGN = 1u << 4,	  /* spawned from outside the workers */
 	T_JOIN_FIRED = 1u << 5,	  /* the completer is done with the joiner */
+	T_RELEASED = 1u << 6,	  /* a join released the handle (issue 7) */
 };
 #define T_REF_ONE (1ull << 8)
 

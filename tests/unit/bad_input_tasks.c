@@ -240,6 +240,25 @@ static int join_while_joined(void *arg)
 	return 0;
 }
 
+static int gather_duplicate(void *arg)
+{
+	weft_task *ts[2];
+
+	ts[0] = ts[1] = weft_spawn(ret0, NULL);
+	weft_gather(ts, 2, NULL);
+	return 0;
+}
+
+static int gather_duplicate_statuses(void *arg)
+{
+	weft_task *ts[2];
+	int st[2];
+
+	ts[0] = ts[1] = weft_spawn(ret0, NULL);
+	weft_gather(ts, 2, st);
+	return 0;
+}
+
 static int join_group_child(void *arg)
 {
 	weft_group *g = weft_group_new();
@@ -273,6 +292,10 @@ Test(bad_input_tasks, issue_7_double_join_aborts)
 {
 	EXPECT_ABORT(join_twice, "weft_join: ");
 	EXPECT_ABORT(join_timeout_after_join, "weft_join_timeout: ");
+	EXPECT_ABORT(gather_duplicate, "weft_next_done: the task handle was "
+		     "already released");
+	EXPECT_ABORT(gather_duplicate_statuses, "weft_join: the task handle "
+		     "was already released");
 }
 
 Test(bad_input_tasks, issue_7_join_of_a_detached_task_aborts)
