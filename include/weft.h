@@ -92,12 +92,20 @@ enum { WEFT_IO_AUTO = 0, WEFT_IO_URING = 1, WEFT_IO_EPOLL = 2 };
  * Start the workers, run main(arg) as a task and return its status once the
  * runtime has shut down: every task still alive when main returns is
  * cancelled and awaited, and every thread, stack and queue is freed.
- * cfg may be NULL.  Returns -EINVAL for a bad config, -ENOMEM, or -EPERM
- * when called from inside a task.
+ * cfg may be NULL.  Returns -EPERM when called from inside a task, or
+ * weft_runtime_new's error as a negative errno.
  */
 WEFT_API int weft_run(int (*main)(void *), void *arg, const weft_config *cfg);
 
-/* Create a runtime and start its workers.  NULL with errno on failure. */
+/*
+ * Create a runtime and start its workers.  NULL with errno on failure:
+ * EINVAL for a bad config (or environment switch), ENOMEM when memory runs
+ * out (or, with io_backend WEFT_IO_URING, a worker's io_uring cannot be
+ * made; WEFT_IO_AUTO falls back to epoll instead), EAGAIN when a worker
+ * thread (or debug mode's watchdog) cannot be started, ENOSYS for
+ * WEFT_IO_URING where io_uring cannot be used.  A failed call leaves no
+ * thread, descriptor or memory behind.
+ */
 WEFT_API weft_runtime *weft_runtime_new(const weft_config *cfg);
 
 /*
@@ -139,14 +147,16 @@ WEFT_API weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *),
 
 /*
  * (S) Wait for t and return its status: what its function returned, or
- * -ECANCELED for a task cancelled before it ran.  Releases the handle.  If
- * the joining task is cancelled meanwhile, t is cancelled too, still awaited,
- * and the join returns -ECANCELED.  Joining from a non-runtime thread waits
- * on the thread.  -EINVAL for NULL.  Aborts, naming weft_join, for the
- * caller's own task, a handle already joined or detached (caught while its
- * block is not reused), a detached task, a task another task is joining,
- * or a handle borrowed from a group (weft_join_timeout, weft_gather,
- * weft_wait and weft_next_done check the same and name themselves).
+ * -ECANCELED for a task cancelled before it ran, or -ENOMEM for one that
+ * could not get a stack when it was to run first (it never ran).  Releases
+ * the handle.  If the joining task is cancelled meanwhile, t is cancelled
+ * too, still awaited, and the join returns -ECANCELED.  Joining from a
+ * non-runtime thread waits on the thread.  -EINVAL for NULL.  Aborts,
+ * naming weft_join, for the caller's own task, a handle already joined or
+ * detached (caught while its block is not reused), a detached task, a task
+ * another task is joining, or a handle borrowed from a group
+ * (weft_join_timeout, weft_gather, weft_wait and weft_next_done check the
+ * same and name themselves).
  */
 WEFT_API int weft_join(weft_task *t);
 
@@ -787,7 +797,8 @@ WEFT_API int weft_signal_wait(const sigset_t *set);
  * weft_runtime_block_on.  The pool starts threads on demand up to
  * blocking_max_threads, keeps an idle one for blocking_keepalive_ns, and
  * queues at most blocking_queue_max jobs beyond its threads.
- * -EAGAIN when that queue is full (fn does not run).  If the task is
+ * -EAGAIN when that queue is full, or when no pool thread could be
+ * started to run the job (fn does not run).  If the task is
  * cancelled (or a deadline scope passes) while the job is queued, fn never
  * runs and the call returns -ECANCELED (-ETIMEDOUT); while fn runs, the call
  * waits for it to return (it cannot be interrupted), then returns
