@@ -246,21 +246,25 @@ carve_all:
 	return 0;
 }
 
-/* The next never-used stack of the newest region; under p->lock. */
-static struct weft__stack *take_fresh_locked(struct weft__stack_pool *p)
+/* Move up to want never-used stacks of the newest region into c's fresh
+ * run; under p->lock (c's run is empty). */
+static void take_fresh_locked(struct weft__stack_pool *p,
+			      struct weft__stack_cache *c, unsigned want)
 {
-	struct weft__stack *s = carve(p, p->fresh, p->fresh_guarded);
+	unsigned n = p->fresh_left < want ? (unsigned)p->fresh_left : want;
 
-	/* Guard markers: the first one is in (grow_locked tried it); the
-	 * others go in when weft__stack_get hands the stack out. */
-	s->guard_pending = p->guard_install && !p->fresh_first;
+	c->fresh = p->fresh;
+	c->fresh_per = p->fresh_per;
+	c->fresh_left = n;
+	c->fresh_guarded = p->fresh_guarded;
+	c->fresh_first = p->fresh_first;
 	p->fresh_first = false;
-	p->fresh += p->fresh_per;
-	p->fresh_left--;
-	return s;
+	p->fresh += n * p->fresh_per;
+	p->fresh_left -= n;
 }
 
-/* Refill the cache with up to half its cap from the pool. */
+/* Refill the cache with up to half its cap from the pool: returned stacks
+ * if there are any, else a run of fresh ones. */
 static void refill(struct weft__stack_pool *p, struct weft__stack_cache *c)
 {
 	unsigned want = WEFT__STACK_CACHE_CAP / 2;
@@ -288,15 +292,24 @@ static void refill(struct weft__stack_pool *p, struct weft__stack_cache *c)
 		c->head = s;
 		c->n++;
 	}
-	/* Nothing used before: one fresh stack, no more (see fresh). */
-	if (!c->n && p->fresh_left) {
-		struct weft__stack *s = take_fresh_locked(p);
-
-		s->next = NULL;
-		c->head = s;
-		c->n = 1;
-	}
+	if (!c->n && p->fresh_left)
+		take_fresh_locked(p, c, want);
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* The next stack of c's fresh run, carved now (no lock: the run is ours). */
+static struct weft__stack *carve_fresh(struct weft__stack_pool *p,
+				       struct weft__stack_cache *c)
+{
+	struct weft__stack *s = carve(p, c->fresh, c->fresh_guarded);
+
+	/* Guard markers: the region's first one is in (grow_locked tried
+	 * it); the others go in as the stack is handed out. */
+	s->guard_pending = p->guard_install && !c->fresh_first;
+	c->fresh_first = false;
+	c->fresh += c->fresh_per;
+	c->fresh_left--;
+	return s;
 }
 
 struct weft__stack *weft__stack_get(struct weft__stack_pool *p,
@@ -304,13 +317,17 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *p,
 {
 	struct weft__stack *s;
 
-	if (!c->head)
+	if (!c->head && !c->fresh_left)
 		refill(p, c);
 	s = c->head;
-	if (!s)
+	if (s) {
+		c->head = s->next;
+		c->n--;
+	} else if (c->fresh_left) {
+		s = carve_fresh(p, c);
+	} else {
 		return NULL;
-	c->head = s->next;
-	c->n--;
+	}
 	if (unlikely(s->guard_pending)) {
 		s->guard_pending = 0;
 		if (!install_guard(s->lo, page_size())) {

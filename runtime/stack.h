@@ -42,10 +42,10 @@ struct weft__stack_pool {
 	size_t map_budget;		/* how many mappings we may spend */
 	bool guard_install;		/* MADV_GUARD_INSTALL works here */
 	size_t region_next;		/* stacks in the next region */
-	/* The newest region's stacks not carved yet (under lock): handed
-	 * out one at a time, so each first touch of a stack's top page
-	 * happens when a task needs it, not 64 in a burst under the lock
-	 * (that burst cost ~100-400 us per region: timers p99). */
+	/* The newest region's stacks not handed out yet (under lock):
+	 * workers take runs of them into their caches and carve each when a
+	 * task needs it, so no stack's first touch happens in a burst or
+	 * under the lock (a burst of 64 cost ~100-400 us: timers p99). */
 	char *fresh;
 	size_t fresh_left;
 	size_t fresh_per;
@@ -58,6 +58,17 @@ struct weft__stack_pool {
 struct weft__stack_cache {
 	struct weft__stack *head;
 	unsigned n;
+	/* A run of never-used stacks taken from the pool's newest region
+	 * in one go (refill), carved here one at a time as tasks need them:
+	 * the first touch of a stack's top page is a page fault, and doing
+	 * it under the pool lock made both workers queue on that lock and
+	 * sleep in futex waits of 100 us and more while spawning (timers
+	 * p99, docs/design.md). */
+	char *fresh;
+	size_t fresh_per;
+	unsigned fresh_left;
+	bool fresh_guarded;
+	bool fresh_first;		/* the next one has its guard already */
 };
 
 /* Above this many cached stacks a worker trims and returns half to the
