@@ -61,12 +61,23 @@ unsigned weft__rq_take_half(struct weft__rq *q, struct weft_task **out);
 struct weft_task *weft__rq_steal_into(struct weft__rq *src,
 				      struct weft__rq *dst, unsigned *n_out);
 
+/* Any thread: the queue's state word (changes with every push, pop and
+ * steal), and how many tasks it says are queued. */
+static inline uint64_t weft__rq_state(struct weft__rq *q)
+{
+	return atomic_load_explicit(&q->ht, memory_order_acquire);
+}
+
+static inline uint32_t weft__rq_state_len(uint64_t v)
+{
+	return (uint16_t)((uint16_t)(v >> 16) - (uint16_t)v);
+}
+
 /* Any thread: how many tasks are queued (a snapshot). */
 static inline uint32_t weft__rq_len(struct weft__rq *q)
 {
-	uint64_t v = atomic_load_explicit(&q->ht, memory_order_seq_cst);
-
-	return (uint16_t)((uint16_t)(v >> 16) - (uint16_t)v);
+	return weft__rq_state_len(
+		atomic_load_explicit(&q->ht, memory_order_seq_cst));
 }
 
 #endif /* WEFT_RUNTIME_QUEUE_H */

@@ -512,11 +512,30 @@ void weft__switch_away(enum switch_action action)
 	after_switch(w);
 }
 
+/* Did a look at our wheel fire anything?  (Count went down: a disarm by
+ * another thread meanwhile only makes the caller yield for nothing.) */
+static bool timers_fired(struct worker *w)
+{
+	uint64_t before = __atomic_load_n(&w->timers.count, __ATOMIC_RELAXED);
+
+	poll_timers(w);
+	return __atomic_load_n(&w->timers.count, __ATOMIC_RELAXED) < before;
+}
+
 void weft__coop_tick(struct worker *w)
 {
 	/* Fuzzing: now and then a suspension point yields when it need
 	 * not, as a preemption would. */
-	if (unlikely(--w->budget <= 0) || weft__fuzz(w, 16))
+	if (unlikely(--w->budget <= 0) || weft__fuzz(w, 16)) {
+		weft__switch_away(SW_YIELD);
+		return;
+	}
+	/* A task making weft calls that never suspend (a spawn loop) would
+	 * hold due timers back for its whole budget, 100 us and more: every
+	 * TIMER_INTERVAL calls, with timers pending, look at the wheel, and
+	 * yield to what fired (timers p99, docs/design.md). */
+	if (unlikely((w->budget & (TIMER_INTERVAL - 1)) == 0) &&
+	    weft__timer_any(&w->timers) && timers_fired(w))
 		weft__switch_away(SW_YIELD);
 }
 
@@ -535,6 +554,42 @@ static void task_entry(void *arg)
 
 /* ------------------------------------------------------------------ loop */
 
+/*
+ * A victim with only a few tasks queued is usually about to run them:
+ * tasks that wake each other through a channel or a mutex keep a busy
+ * worker's queue short but never empty, and a thief that takes them
+ * splits the group over two cores, where every hand-off bounces the lock's
+ * cache line (channel_mpmc ran at 55-60 ns per message split, 16-17 ns
+ * together).  So a queue of SHORT_QUEUE tasks or fewer is stolen from only
+ * once it has not moved (no push, pop or steal: its state word is the
+ * same) for SHORT_PATIENCE_NS, as Go leaves a P's runnext alone for a few
+ * microseconds.  A task that runs long without suspending still loses
+ * the queue behind it within microseconds (test task/tasks_queued_behind_
+ * a_task_that_never_suspends_run_elsewhere), and longer queues are stolen
+ * from at once.
+ */
+/* (Half the queue in the small_queues test build, so steals still run.) */
+#define SHORT_QUEUE (WEFT__RQ_CAP < 16 ? WEFT__RQ_CAP / 2 : 8)
+#define SHORT_PATIENCE_NS 5000
+
+static bool worth_stealing(struct worker *w, struct worker *v)
+{
+	uint64_t st = weft__rq_state(&v->rq), now;
+	uint32_t len = weft__rq_state_len(st);
+
+	if (len == 0)
+		return false;
+	if (len > SHORT_QUEUE)
+		return true;
+	now = weft__now();
+	if (w->short_victim == v && w->short_state == st)
+		return now - w->short_since >= SHORT_PATIENCE_NS;
+	w->short_victim = v;
+	w->short_state = st;
+	w->short_since = now;
+	return false;
+}
+
 static struct weft_task *steal(struct worker *w)
 {
 	struct weft_runtime *rt = w->rt;
@@ -547,6 +602,8 @@ static struct weft_task *steal(struct worker *w)
 		struct worker *v = rt->workers[(start + i) % n];
 
 		if (v == w)
+			continue;
+		if (!worth_stealing(w, v))
 			continue;
 		t = weft__rq_steal_into(&v->rq, &w->rq, &got);
 		if (t) {

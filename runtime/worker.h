@@ -53,6 +53,10 @@ struct worker {
 	unsigned tick;
 	int budget;			/* coop budget of the current task */
 	bool searching;
+	/* A victim's short queue we left alone (worker.c: worth_stealing). */
+	struct worker *short_victim;
+	uint64_t short_state;
+	uint64_t short_since;
 	struct weft_task *pend_task;	/* arrival-side action pending */
 	enum switch_action pend_action;
 	struct weft__ctx sched_ctx;	/* the loop's own context */
