@@ -1,5 +1,5 @@
 /*
- * Inject queue.  The mutex orders everything inside; len is read outside it
+ * Inject queue.  The lock orders everything inside; len is read outside it
  * only as a hint (a worker that sees 0 may miss a batch pushed a moment
  * ago: the pusher then notifies an idle worker, see idle.c, so it is not
  * lost).
@@ -13,7 +13,7 @@
 
 void weft__inject_init(struct weft__inject *q)
 {
-	pthread_mutex_init(&q->lock, NULL);
+	atomic_init(&q->lock.v, 0);
 	q->head = q->tail = NULL;
 	atomic_init(&q->len, 0);
 }
@@ -26,7 +26,6 @@ void weft__inject_destroy(struct weft__inject *q)
 		q->head = b->next;
 		weft__inject_batch_free(b);
 	}
-	pthread_mutex_destroy(&q->lock);
 }
 
 struct weft__inject_batch *weft__inject_batch_new(unsigned n)
@@ -55,7 +54,7 @@ void weft__inject_push_batch(struct weft__inject *q,
 			     struct weft__inject_batch *b)
 {
 	b->next = NULL;
-	pthread_mutex_lock(&q->lock);
+	weft__spin_lock(&q->lock);
 	if (q->tail)
 		q->tail->next = b;
 	else
@@ -64,7 +63,7 @@ void weft__inject_push_batch(struct weft__inject *q,
 	/* seq_cst RMW: ordered before the pusher's idle check (idle.c). */
 	atomic_fetch_add_explicit(&q->len, b->n - b->first,
 				  memory_order_seq_cst);
-	pthread_mutex_unlock(&q->lock);
+	weft__spin_unlock(&q->lock);
 }
 
 void weft__inject_push(struct weft__inject *q, struct weft_task *t)
@@ -83,14 +82,14 @@ void weft__inject_push(struct weft__inject *q, struct weft_task *t)
 void weft__inject_push_front(struct weft__inject *q,
 			     struct weft__inject_batch *b)
 {
-	pthread_mutex_lock(&q->lock);
+	weft__spin_lock(&q->lock);
 	b->next = q->head;
 	q->head = b;
 	if (!q->tail)
 		q->tail = b;
 	atomic_fetch_add_explicit(&q->len, b->n - b->first,
 				  memory_order_seq_cst);
-	pthread_mutex_unlock(&q->lock);
+	weft__spin_unlock(&q->lock);
 }
 
 struct weft__inject_batch *weft__inject_pop(struct weft__inject *q)
@@ -99,7 +98,7 @@ struct weft__inject_batch *weft__inject_pop(struct weft__inject *q)
 
 	if (weft__inject_empty(q))
 		return NULL;
-	pthread_mutex_lock(&q->lock);
+	weft__spin_lock(&q->lock);
 	b = q->head;
 	if (b) {
 		q->head = b->next;
@@ -108,6 +107,6 @@ struct weft__inject_batch *weft__inject_pop(struct weft__inject *q)
 		atomic_fetch_sub_explicit(&q->len, b->n - b->first,
 					  memory_order_release);
 	}
-	pthread_mutex_unlock(&q->lock);
+	weft__spin_unlock(&q->lock);
 	return b;
 }

@@ -1,6 +1,6 @@
 /*
  * The global inject queue: tasks spawned or woken from outside the workers,
- * and overflow from full local queues.  A mutex-protected list of batches
+ * and overflow from full local queues.  A spinlock-protected list of batches
  * (arrays of task pointers): an overflow moves half a local queue in one
  * node, and a worker takes a whole node at once without touching the tasks
  * (a linked list through the tasks would cost a cache miss per task under
@@ -9,10 +9,11 @@
 #ifndef WEFT_RUNTIME_INJECT_H
 #define WEFT_RUNTIME_INJECT_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "runtime/spin.h"
 
 struct weft_task;
 
@@ -26,7 +27,10 @@ struct weft__inject_batch {
 };
 
 struct weft__inject {
-	pthread_mutex_t lock;
+	/* A spinlock, not a mutex: pool threads push wakes while both
+	 * workers pop, and a mutex slept in futex waits of 100 us and more
+	 * when they met (the blocking workload). */
+	weft__spin lock;
 	struct weft__inject_batch *head;	/* under lock */
 	struct weft__inject_batch *tail;	/* under lock */
 	_Atomic unsigned long len;	/* tasks; written under lock */

@@ -27,33 +27,7 @@
 
 #include "runtime/compiler.h"
 #include "runtime/park.h"
-
-/* Test-and-test-and-set; yields the thread after a while because workers
- * may outnumber CPUs and the holder may be preempted. */
-typedef struct {
-	_Atomic uint32_t v;
-} weft__spin;
-
-static inline void weft__spin_lock(weft__spin *l)
-{
-	unsigned n = 0;
-
-	for (;;) {
-		if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
-			return;
-		while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
-			if (++n < 128)
-				weft__cpu_relax();
-			else
-				sched_yield();
-		}
-	}
-}
-
-static inline void weft__spin_unlock(weft__spin *l)
-{
-	atomic_store_explicit(&l->v, 0, memory_order_release);
-}
+#include "runtime/spin.h"
 
 /*
  * What a woken waiter does before it returns: wait until its waker has

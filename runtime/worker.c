@@ -18,6 +18,7 @@
  * queue.  The loop adds stealing and parking.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -796,6 +797,11 @@ static struct weft_task *spin_for_work(struct worker *w)
 	do {
 		for (i = 0; i < 64; i++)
 			weft__cpu_relax();
+		/* Let a runnable thread that shares our CPU have it: the
+		 * work we wait for often comes from a blocking-pool thread,
+		 * which our spinning would otherwise hold off the CPU until
+		 * we park (the blocking workload, on 2 cores). */
+		sched_yield();
 		if (work_anywhere(w->rt) || weft__timer_any(&w->timers) ||
 		    weft__driver_busy(w)) {
 			t = find_work(w);
