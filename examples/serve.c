@@ -3,9 +3,9 @@
  * signals.
  *
  * Tasks:
- *   main    listens, starts "accept" and "signal", waits for the first of
- *           them to end, cancels and joins both, and returns: 0 after a
- *           signal, the accept loop's error otherwise;
+ *   main    listens, starts "signal" and one "accept" per worker, waits
+ *           for the first of them to end, cancels and joins them all, and
+ *           returns: 0 after a signal, an accept loop's error otherwise;
  *   accept  accepts and spawns one detached task per connection;
  *   signal  weft_signal_wait for SIGINT or SIGTERM;
  *   conn    one per connection: the server's function, then close.
@@ -42,7 +42,7 @@
 /* One server per process; written before weft_run, read-only after. */
 static struct server *srv;
 static sigset_t stop_signals;
-/* Written by the main task before it spawns the accept task. */
+/* Written by the main task before it spawns the accept tasks. */
 static int listen_fd = -1;
 
 static __attribute__((noreturn)) void usage(void)
@@ -162,32 +162,57 @@ static int signal_task(void *arg)
 	return weft_signal_wait(&stop_signals);
 }
 
-/* Run the accept loop until a stop signal (0) or its own error. */
+/* Acceptors: one per worker, all on the one listening socket, so that
+ * accepting is never one task's job (with io_uring each waits in its own
+ * worker's ring; the kernel hands each connection to one of them). */
+#define ACCEPTORS_MAX 64
+
+static unsigned acceptor_count(void)
+{
+	weft_stats st;
+
+	if (weft_stats_get(NULL, &st) < 0 || st.workers == 0)
+		return 1;
+	return st.workers < ACCEPTORS_MAX ? st.workers : ACCEPTORS_MAX;
+}
+
+/* Run the accept loops until a stop signal (0) or the first one's error. */
 static int serve_until_signal(void)
 {
-	weft_task *t[2];
-	int ra, rs;
+	weft_task *t[ACCEPTORS_MAX + 1];
+	unsigned n = acceptor_count(), i, k = 0;
+	size_t done = 0;
+	int r = 0, rs;
 
-	t[0] = weft_spawn(accept_task, NULL);
-	if (!t[0])
+	t[k] = weft_spawn(signal_task, NULL);
+	if (!t[k])
 		return -errno;
-	t[1] = weft_spawn(signal_task, NULL);
-	if (!t[1]) {
-		rs = -errno;
-		weft_cancel(t[0]);
-		weft_join(t[0]);
-		return rs;
+	for (k = 1; k <= n; k++) {
+		t[k] = weft_spawn(accept_task, NULL);
+		if (!t[k]) {
+			r = -errno;
+			break;
+		}
 	}
-	weft_wait(t, 2, WEFT_FIRST_COMPLETED, WEFT_FOREVER, NULL);
-	weft_cancel(t[0]);
-	weft_cancel(t[1]);
-	ra = weft_join(t[0]);
-	rs = weft_join(t[1]);
+	if (r == 0)
+		weft_wait(t, k, WEFT_FIRST_COMPLETED, WEFT_FOREVER, &done);
+	for (i = 0; i < k; i++)
+		weft_cancel(t[i]);
+	rs = weft_join(t[0]);
+	for (i = 1; i < k; i++) {
+		int ra = weft_join(t[i]);
+
+		/* The error of the loop that ended first, not a cancel. */
+		if (i == done && r == 0 && ra < 0 && ra != -ECANCELED)
+			r = ra;
+	}
+	if (r < 0)
+		return r;
 	if (rs > 0) {
 		fprintf(stderr, "%s: %s, stopping\n", srv->name, strsignal(rs));
 		return 0;
 	}
-	return ra < 0 && ra != -ECANCELED ? ra : rs;
+	return rs;
 }
 
 static int main_task(void *arg)
