@@ -72,7 +72,6 @@ static void pin(pthread_t th, unsigned index)
  * stops them); a worker whose thread failed has thread 0 and is not joined. */
 static int start_workers(struct weft_runtime *rt)
 {
-	char name[16];
 	unsigned i;
 
 	for (i = 0; i < rt->nworkers; i++) {
@@ -83,8 +82,6 @@ static int start_workers(struct weft_runtime *rt)
 			w->thread = 0;
 			return -EAGAIN;
 		}
-		snprintf(name, sizeof(name), "weft-worker-%u", i % 1000);
-		pthread_setname_np(w->thread, name);
 		if (rt->cfg.pin_workers)
 			pin(w->thread, i);
 	}

@@ -817,8 +817,13 @@ void *weft__worker_main(void *arg)
 	struct worker *w = arg;
 	struct weft_runtime *rt = w->rt;
 	struct weft_task *t;
+	char name[16];
 
 	weft__tls_worker = w;
+	/* Named by itself: naming another thread writes /proc/.../comm, a
+	 * file open and write in the starting thread's path (startup). */
+	snprintf(name, sizeof(name), "weft-worker-%u", w->index % 1000);
+	pthread_setname_np(pthread_self(), name);
 	sched_san_init(w);
 	/* Timer wake-ups to the microsecond, not the default 50 us slack. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdint.h>
 
 #include "tests/crit.h"
 #include "tests/helpers.h"
@@ -1239,4 +1242,60 @@ Test(task, tasks_queued_behind_a_task_that_never_suspends_run_elsewhere)
 	for (i = 0; i < 2; i++)
 		cr_assert_eq(t_run(hog_main, &h, workers[i]), 0,
 			     "with %u workers", workers[i]);
+}
+
+/*
+ * Threads carry names top, perf and gdb show: weft-worker-N for each
+ * worker, weft-blocking-N for blocking-pool threads.  (Workers name
+ * themselves as they start, so give them a moment.)
+ */
+static int count_threads_named(const char *prefix)
+{
+	char path[300], comm[32];
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/task");
+	int n = 0;
+
+	cr_assert_not_null(dir, "opendir /proc/self/task");
+	while ((d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) &&
+		    strncmp(comm, prefix, strlen(prefix)) == 0)
+			n++;
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+static int add_one_job(void *arg)
+{
+	return (int)(intptr_t)arg + 1;
+}
+
+static int names_main(void *arg)
+{
+	int i;
+
+	for (i = 0; i < 2000 && count_threads_named("weft-worker-") < 3; i++)
+		weft_sleep(1000000);
+	cr_assert_eq(count_threads_named("weft-worker-"), 3,
+		     "threads named weft-worker-N");
+	cr_assert_eq(weft_blocking(add_one_job, (void *)(intptr_t)41), 42);
+	cr_assert_geq(count_threads_named("weft-blocking-"), 1,
+		      "no thread named weft-blocking-N");
+	return 0;
+}
+
+Test(task, worker_and_blocking_threads_are_named_for_top_perf_and_gdb)
+{
+	cr_assert_eq(t_run(names_main, NULL, 3), 0);
 }
