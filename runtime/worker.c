@@ -328,6 +328,32 @@ static void poll_timers(struct worker *w)
 }
 
 /*
+ * A busy worker's look at the other workers' wheels (every INJECT_INTERVAL
+ * ticks): a worker the OS has descheduled, for a time slice of 4 ms on a
+ * loaded machine, cannot fire its own timers, and idle workers (who poll
+ * every wheel) may be none.  One atomic load per wheel when nothing is due;
+ * what fires runs here.
+ */
+static void poll_other_timers(struct worker *w)
+{
+	struct weft_runtime *rt = w->rt;
+	uint64_t now = 0;
+	unsigned i;
+
+	for (i = 0; i < rt->nworkers; i++) {
+		struct weft__timer_wheel *wh = &rt->workers[i]->timers;
+
+		if (rt->workers[i] == w || !weft__timer_any(wh))
+			continue;
+		if (!now)
+			now = weft__now();
+		if (now >= atomic_load_explicit(&wh->next_due,
+						memory_order_relaxed))
+			weft__timer_poll(wh, now);
+	}
+}
+
+/*
  * The scheduler loop, before it looks for work: our timers, then those of
  * every other worker.  The wheels have locks, so an idle worker can fire
  * the timers of a busy one, whose own checks come only between its tasks.
@@ -365,6 +391,7 @@ static struct weft_task *next_local(struct worker *w)
 	if (unlikely(++w->tick % TIMER_INTERVAL == 0))
 		poll_timers(w);
 	if (unlikely(w->tick % INJECT_INTERVAL == 0)) {
+		poll_other_timers(w);
 		drain_remote_exits(w);
 		/* Submit what our tasks queued and reap completions even
 		 * while there is always work: I/O must not starve. */
