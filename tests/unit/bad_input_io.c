@@ -24,7 +24,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "tests/unit/bad_input.h"
+#if WEFT_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 TestSuite(bad_input_io, .timeout = 120);
 
@@ -358,6 +362,17 @@ static void run_on(int io_backend, const char *name)
 
 Test(bad_input_io, issue_7_bad_descriptors_and_sizes_on_io_uring)
 {
+#if WEFT_HAVE_VALGRIND
+	/* Valgrind runs io_uring_enter holding the lock that lets one
+	 * thread run at a time, so a worker parked in its ring stops every
+	 * other thread (io/driver.c): a forced io_uring runtime cannot run
+	 * under it.  These rows run on io_uring in every other build. */
+	if (RUNNING_ON_VALGRIND) {
+		cr_log_info("under Valgrind: io_uring rows run in the other "
+			    "builds");
+		return;
+	}
+#endif
 	run_on(WEFT_IO_URING, "io_uring");
 }
 
