@@ -40,37 +40,27 @@ static inline void run_on_1_2_8(int (*fn)(void *), void *arg)
 			weft_yield();     \
 	} while (0)
 
+struct sync_scene {
+	int (*main)(void *);
+};
+
+static inline int sync_scene_run(void *arg)
+{
+	return t_run(((struct sync_scene *)arg)->main, NULL, 2);
+}
+
 /*
  * Run fn as the main task in a child process and check that the child
  * died of SIGABRT with needle in what it wrote to stderr.
  */
 static inline void expect_abort(int (*fn)(void *), const char *needle)
 {
+	struct sync_scene scene = { fn };
 	char buf[4096];
-	size_t len = 0;
-	ssize_t n;
-	int fds[2], status;
-	pid_t pid;
+	int status = t_child(sync_scene_run, &scene, 60, buf, sizeof(buf));
 
-	cr_assert_eq(pipe(fds), 0, "pipe");
-	fflush(NULL);
-	pid = fork();
-	cr_assert_geq(pid, 0, "fork");
-	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		t_run(fn, NULL, 2);
-		_exit(0);
-	}
-	close(fds[1]);
-	while (len < sizeof(buf) - 1 &&
-	       (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		;
-	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	cr_assert(status >= 0 && WIFSIGNALED(status) &&
+			  WTERMSIG(status) == SIGABRT,
 		  "the child did not abort (status 0x%x, stderr \"%s\")",
 		  status, buf);
 	cr_assert_not_null(strstr(buf, needle),
