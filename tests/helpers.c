@@ -162,6 +162,18 @@ bool t_wait_parked(weft_task *t)
 	return true;
 }
 
+bool t_wait_done(weft_task *t)
+{
+	uint64_t until = weft_now() + 20000000000ull;
+
+	while (!weft__task_done(t)) {
+		if (weft_now() > until)
+			return false;
+		weft_yield();
+	}
+	return true;
+}
+
 int t_child(int (*fn)(void *), void *arg, unsigned timeout_s, char *out,
 	    size_t cap)
 {

@@ -66,6 +66,13 @@ void t_errno_clear(void);
 bool t_wait_parked(weft_task *t);
 
 /*
+ * In a task: yield until t has finished (its status is final), without
+ * joining it, so its handle stays free for a join or a gather.  False if
+ * it has not finished within 20 s.
+ */
+bool t_wait_done(weft_task *t);
+
+/*
  * Run fn(arg) in a forked child and return its wait status; what the
  * child wrote to stderr lands in out (cap bytes, NUL-terminated).  The
  * child exits with fn's return value, or dies of SIGALRM after timeout_s

@@ -121,24 +121,30 @@ Test(gen, close_ends_the_pending_yield_with_ecanceled_and_waits_for_cleanup)
 	cr_assert_eq(t_run(close_main, NULL, w), 0, "run");
 }
 
+/* Produces only once the consumer's deadline has passed (arg: the event
+ * the consumer sets then), so the consumer is interrupted mid-production
+ * whatever the machine's speed. */
 static int slow_producer(weft_gen *g, void *arg)
 {
-	/* Far beyond the consumer's 5 ms deadline, even under Valgrind. */
-	weft_sleep(300 * MS);
+	weft_event_wait(arg);
 	weft_gen_yield(g, (void *)(intptr_t)77);
 	return 0;
 }
 
 static int interrupted_main(void *arg)
 {
-	weft_gen *g = weft_gen_new(slow_producer, NULL);
+	weft_event timed_out;
+	weft_gen *g;
 	void *item = NULL;
 	int r;
 
+	weft_event_init(&timed_out);
+	g = weft_gen_new(slow_producer, &timed_out);
 	weft_deadline_push(5 * MS);
 	r = weft_gen_next(g, &item);
 	weft_deadline_pop();
 	cr_assert_eq(r, -ETIMEDOUT, "interrupted next returned %d", r);
+	weft_event_set(&timed_out);
 	/* The item that was being produced is not lost. */
 	cr_assert_eq(weft_gen_next(g, &item), 1, "next after");
 	cr_assert_eq((intptr_t)item, 77, "item");

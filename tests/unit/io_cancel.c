@@ -960,25 +960,35 @@ Test(io_cancel, a_shielded_recv_completes_past_its_deadline)
 	RUN_EACH(shield_main, &with_deadline);
 }
 
+struct late {
+	int peer;
+	weft_task *receiver;
+};
+
+/* Sends once the receiver is parked in its recv: the data comes late. */
 static int late_sender(void *arg)
 {
-	int peer = *(int *)arg;
+	struct late *l = arg;
 	ssize_t r;
 
-	weft_sleep(30 * MS);
-	r = weft_send(peer, "late", 4, MSG_NOSIGNAL);
+	if (!t_wait_parked(l->receiver))
+		return -ETIMEDOUT;
+	r = weft_send(l->peer, "late", 4, MSG_NOSIGNAL);
 	return r == 4 ? 0 : (int)(r < 0 ? r : -EIO);
 }
 
 static int deadline_not_passed_main(void *arg)
 {
 	char buf[8] = { 0 };
+	struct late late;
 	weft_task *t;
 	int fd, peer;
 	ssize_t r = -1;
 
 	tcp_pair(&fd, &peer);
-	t = weft_spawn(late_sender, &peer);
+	late.peer = peer;
+	late.receiver = weft_self();
+	t = weft_spawn(late_sender, &late);
 	cr_assert_not_null(t);
 	WEFT_WITH_TIMEOUT(BOUND)
 	{

@@ -30,13 +30,6 @@ static const unsigned workers_set[] = { 1, 2, 8 };
 	     (w = workers_set[wi_], 1);                                      \
 	     wi_++)
 
-/* Yield until t has its final status (white box: T_COMPLETE). */
-static void wait_complete(weft_task *t)
-{
-	while (!(atomic_load(&t->state) & T_COMPLETE))
-		weft_yield();
-}
-
 /* Yield until *flag reaches n. */
 static void wait_count(atomic_int *flag, int n)
 {
@@ -111,7 +104,7 @@ static int join_finished_main(void *arg)
 	int r;
 
 	cr_assert_not_null(t, "weft_spawn failed: errno %d", errno);
-	wait_complete(t);
+	cr_assert(t_wait_done(t), "the task never finished");
 	r = weft_join(t);
 	cr_assert_eq(r, 77, "join of a finished task returned %d, want 77", r);
 	return 0;
@@ -335,7 +328,7 @@ static int cancel_finished_main(void *arg)
 	int r;
 
 	cr_assert_not_null(t, "weft_spawn failed: errno %d", errno);
-	wait_complete(t);
+	cr_assert(t_wait_done(t), "the task never finished");
 	weft_cancel(t);
 	weft_cancel(t);
 	r = weft_join(t);

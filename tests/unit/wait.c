@@ -35,6 +35,33 @@ static weft_task *spawn_ms(intptr_t ms)
 	return t;
 }
 
+/* A task that finishes with status when its gate opens: tests that need
+ * one task to end before another open the gates in that order, instead of
+ * trusting sleeps of different lengths to end in order. */
+struct gate {
+	weft_event open;
+	int status;
+};
+
+static int gated(void *arg)
+{
+	struct gate *g = arg;
+	int r = weft_event_wait(&g->open);
+
+	return r ? r : g->status;
+}
+
+static weft_task *spawn_gated(struct gate *g, int status)
+{
+	weft_task *t;
+
+	weft_event_init(&g->open);
+	g->status = status;
+	t = weft_spawn(gated, g);
+	cr_assert_not_null(t, "spawn");
+	return t;
+}
+
 /* --------------------------------------------------------------- gather */
 
 static int gather_ok_main(void *arg)
@@ -55,7 +82,10 @@ Test(wait, gather_returns_0_when_every_task_succeeds)
 
 static int gather_first_main(void *arg)
 {
-	/* Input order: the later failure (-201 after 201 ms) comes first. */
+	/* Input order: the later failure (-201 after 201 ms) comes first.
+	 * "First in time" is about time, and gates cannot order it: gather
+	 * joins (and frees) the first task to end, so nothing outside it
+	 * can tell when to let the second end.  198 ms apart. */
 	weft_task *ts[3] = { spawn_ms(201), spawn_ms(3), spawn_ms(10) };
 
 	cr_assert_eq(weft_gather(ts, 3, NULL), -3,
@@ -153,14 +183,19 @@ Test(wait, gather_in_a_cancelled_task_cancels_and_awaits_every_task)
 
 static int wait_first_main(void *arg)
 {
-	weft_task *ts[3] = { spawn_ms(200), spawn_ms(4), spawn_ms(300) };
+	struct gate g[3];
+	weft_task *ts[3] = { spawn_gated(&g[0], 200), spawn_gated(&g[1], 4),
+			     spawn_gated(&g[2], 300) };
 	size_t idx = 99;
 
+	weft_event_set(&g[1].open);
 	cr_assert_eq(weft_wait(ts, 3, WEFT_FIRST_COMPLETED, WEFT_FOREVER,
 			       &idx), 0, "wait");
 	cr_assert_eq(idx, 1, "first done index %zu", idx);
 	/* wait releases nothing and cancels nothing. */
 	cr_assert_eq(weft_join(ts[1]), 4, "finished task");
+	weft_event_set(&g[0].open);
+	weft_event_set(&g[2].open);
 	cr_assert_eq(weft_join(ts[0]), 200, "still running task");
 	cr_assert_eq(weft_join(ts[2]), 300, "still running task");
 	return 0;
@@ -174,13 +209,16 @@ Test(wait, first_completed_returns_the_index_of_the_finished_task)
 
 static int wait_timeout_main(void *arg)
 {
-	weft_task *ts[2] = { spawn_ms(100), spawn_ms(120) };
+	struct gate g[2];
+	weft_task *ts[2] = { spawn_gated(&g[0], 100), spawn_gated(&g[1], 120) };
 	uint64_t t0 = weft_now();
 
 	cr_assert_eq(weft_wait(ts, 2, WEFT_ALL_COMPLETED, 10 * MS, NULL),
 		     -ETIMEDOUT, "timeout");
 	cr_assert_geq(weft_now() - t0, 10 * MS, "timed out early");
 	cr_assert_eq(weft_yield(), 0, "the timeout scope was left open");
+	weft_event_set(&g[0].open);
+	weft_event_set(&g[1].open);
 	cr_assert_eq(weft_join(ts[0]), 100, "not cancelled");
 	cr_assert_eq(weft_join(ts[1]), 120, "not cancelled");
 	return 0;
@@ -193,13 +231,18 @@ Test(wait, a_timeout_returns_etimedout_and_cancels_nothing)
 
 static int wait_exception_main(void *arg)
 {
-	weft_task *ts[3] = { spawn_ms(300), spawn_ms(7), spawn_ms(2) };
+	struct gate g[3];
+	weft_task *ts[3] = { spawn_gated(&g[0], 300), spawn_gated(&g[1], -7),
+			     spawn_gated(&g[2], 2) };
 	weft_task *ok[2];
 	size_t idx = 99;
 
+	weft_event_set(&g[2].open);
+	weft_event_set(&g[1].open);
 	cr_assert_eq(weft_wait(ts, 3, WEFT_FIRST_EXCEPTION, WEFT_FOREVER,
 			       &idx), 0, "wait");
 	cr_assert_eq(idx, 1, "the failed task (index %zu)", idx);
+	weft_event_set(&g[0].open);
 	cr_assert_eq(weft_gather(ts, 3, NULL), -7, "gather after");
 	/* No failure at all: the same as ALL_COMPLETED. */
 	ok[0] = spawn_ms(2);
