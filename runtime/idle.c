@@ -66,6 +66,13 @@ void weft__idle_notify(struct weft__idle *idle)
 		weft__worker_unpark(w);
 }
 
+bool weft__idle_someone_idle(struct weft__idle *idle)
+{
+	uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+
+	return SEARCHING(s) > 0 || UNPARKED(s) < idle->nworkers;
+}
+
 bool weft__idle_to_searching(struct weft__idle *idle)
 {
 	uint32_t s = atomic_load_explicit(&idle->state, memory_order_seq_cst);

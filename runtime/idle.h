@@ -32,6 +32,10 @@ void weft__idle_destroy(struct weft__idle *idle);
  * task visible (pairs with the lock-ordered transitions below). */
 void weft__idle_notify(struct weft__idle *idle);
 
+/* Is any worker searching or parked?  A hint (one relaxed load): the
+ * caller looks again at its next switch. */
+bool weft__idle_someone_idle(struct weft__idle *idle);
+
 bool weft__idle_to_searching(struct weft__idle *idle);
 /* Returns true when the caller was the last searcher. */
 bool weft__idle_from_searching(struct weft__idle *idle);

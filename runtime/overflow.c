@@ -130,7 +130,9 @@ int weft__overflow_thread_init(struct worker *w)
 		return -ENOMEM;
 	ss.ss_size = ALTSTACK_SIZE;
 	ss.ss_flags = 0;
-	if (sigaltstack(&ss, NULL) != 0) {
+	/* The old one is put back at fini: weft_run's thread is a worker
+	 * for a while and may have had its own. */
+	if (sigaltstack(&ss, &w->old_altstack) != 0) {
 		munmap(ss.ss_sp, ALTSTACK_SIZE);
 		return -errno;
 	}
@@ -144,7 +146,10 @@ void weft__overflow_thread_fini(struct worker *w)
 
 	if (!w->altstack)
 		return;
-	sigaltstack(&ss, NULL);
+	if (w->old_altstack.ss_flags & SS_DISABLE)
+		sigaltstack(&ss, NULL);
+	else
+		sigaltstack(&w->old_altstack, NULL);
 	munmap(w->altstack, ALTSTACK_SIZE);
 	w->altstack = NULL;
 }

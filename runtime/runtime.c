@@ -69,12 +69,15 @@ static void pin(pthread_t th, unsigned index)
 }
 
 /* On failure the workers that did start are left running (weft_runtime_free
- * stops them); a worker whose thread failed has thread 0 and is not joined. */
+ * stops them); a worker whose thread failed has thread 0 and is not joined,
+ * nor is worker 0 of weft_run (w->caller), which has no thread of its own. */
 static int start_workers(struct weft_runtime *rt)
 {
 	unsigned i;
 
 	for (i = 0; i < rt->nworkers; i++) {
+		if (rt->workers[i]->caller)
+			continue;
 		struct worker *w = rt->workers[i];
 
 		if (weft__fault_hit(WEFT__FAULT_THREAD) ||
@@ -111,10 +114,14 @@ static void runtime_destroy(struct weft_runtime *rt)
 	weft__idle_destroy(&rt->idle);
 	weft__inject_destroy(&rt->inject);
 	weft__stack_pool_destroy(&rt->stacks);
+	weft__tcb_depot_destroy(&rt->tcb_depot);
 	weft__free(rt);
 }
 
-weft_runtime *weft_runtime_new(const weft_config *cfg)
+/* caller: weft_run's thread will run worker 0 itself (not in debug mode,
+ * whose slow-shutdown report runs on the freeing thread while the workers
+ * finish). */
+static weft_runtime *runtime_new(const weft_config *cfg, bool caller)
 {
 	struct weft_runtime *rt;
 	unsigned i;
@@ -147,6 +154,7 @@ weft_runtime *weft_runtime_new(const weft_config *cfg)
 	for (i = 0; i < rt->nworkers; i++)
 		if (!(rt->workers[i] = worker_new(rt, i)))
 			goto out_free;
+	rt->workers[0]->caller = caller && !rt->cfg.debug;
 	/* The I/O backend, then each worker's ring or epoll set: made here
 	 * so that a failure is this call's error, not a worker's crash. */
 	r = weft__driver_choose(rt);
@@ -182,6 +190,11 @@ out_free:
 	return NULL;
 }
 
+weft_runtime *weft_runtime_new(const weft_config *cfg)
+{
+	return runtime_new(cfg, false);
+}
+
 uint64_t weft__runtime_live(struct weft_runtime *rt)
 {
 	uint64_t ended = 0, spawned;
@@ -207,10 +220,15 @@ void weft__runtime_check_quiescent(struct weft_runtime *rt)
 		return;
 	if (weft__runtime_live(rt) != 0)
 		return;
-	if (atomic_compare_exchange_strong_explicit(
+	if (!atomic_compare_exchange_strong_explicit(
 		    &rt->quiescent, &zero, 1, memory_order_acq_rel,
 		    memory_order_relaxed))
-		weft__futex_wake(&rt->quiescent);
+		return;
+	weft__futex_wake(&rt->quiescent);
+	/* weft_run's thread, if parked as worker 0, goes on with the
+	 * shutdown (the idle lock orders this with its park: worker.c). */
+	if (rt->workers[0]->caller)
+		weft__idle_unpark_all(&rt->idle);
 }
 
 void weft_runtime_free(weft_runtime *rt)
@@ -222,10 +240,7 @@ void weft_runtime_free(weft_runtime *rt)
 	if (weft__tls_worker && weft__tls_worker->rt == rt)
 		weft__panic("weft_runtime_free: called from a task or worker "
 			    "of the runtime it frees");
-	atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
-	atomic_fetch_add_explicit(&rt->cancel_epoch, 1, memory_order_release);
-	weft__idle_unpark_all(&rt->idle);
-	weft__runtime_check_quiescent(rt);
+	weft__runtime_begin_shutdown(rt);
 	/* Debug mode: say which tasks hold shutdown up (watchdog.h). */
 	if (rt->cfg.debug)
 		weft__debug_slow_shutdown(rt);
@@ -264,18 +279,64 @@ int weft_runtime_block_on(weft_runtime *rt, int (*fn)(void *), void *arg)
 	return weft_join(t);
 }
 
+void weft__runtime_begin_shutdown(struct weft_runtime *rt)
+{
+	atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&rt->cancel_epoch, 1, memory_order_release);
+	weft__idle_unpark_all(&rt->idle);
+	weft__runtime_check_quiescent(rt);
+}
+
+struct run_main {
+	int (*fn)(void *);
+	void *arg;
+};
+
+/* weft_run's main task: once main returns, the shutdown starts from
+ * inside (a main task that never ran starts it in worker.c). */
+static int run_main(void *arg)
+{
+	struct run_main *m = arg;
+	int r = m->fn(m->arg);
+
+	weft__runtime_begin_shutdown(weft_runtime_current());
+	return r;
+}
+
+/*
+ * The calling thread is worker 0 (as Go's first M and Tokio's block_on
+ * thread): one thread fewer to start and join, and the main task starts
+ * without a cross-thread wake (startup).  The manual API cannot do this:
+ * block_on may be called again, and the runtime outlives each call.
+ */
 int weft_run(int (*main_fn)(void *), void *arg, const weft_config *cfg)
 {
+	struct run_main m = { .fn = main_fn, .arg = arg };
 	weft_runtime *rt;
+	weft_task *t;
 	int r;
 
 	WEFT__CHECK(main_fn, -EINVAL);
 	if (weft__tls_worker)
 		return -EPERM;
-	rt = weft_runtime_new(cfg);
+	rt = runtime_new(cfg, true);
 	if (!rt)
 		return -errno;
-	r = weft_runtime_block_on(rt, main_fn, arg);
+	if (!rt->workers[0]->caller) {
+		r = weft_runtime_block_on(rt, main_fn, arg);
+		weft_runtime_free(rt);
+		return r;
+	}
+	t = weft__spawn_main(rt, run_main, &m);
+	if (!t) {
+		r = -errno;
+		weft_runtime_free(rt);
+		return r;
+	}
+	weft__worker_run_on_caller(rt->workers[0]);
+	/* Quiescent: t has ended, and the rest of the shutdown finds
+	 * nothing to wait for. */
+	r = weft_join(t);
 	weft_runtime_free(rt);
 	return r;
 }

@@ -12,6 +12,7 @@
 #include "runtime/idle.h"
 #include "runtime/inject.h"
 #include "runtime/stack.h"
+#include "runtime/task_cache.h"
 
 struct worker;
 struct weft__blocking;
@@ -23,6 +24,7 @@ struct weft_runtime {
 	struct weft__inject inject;
 	struct weft__idle idle;
 	struct weft__stack_pool stacks;
+	struct weft__tcb_depot tcb_depot;	/* task_cache.h */
 	/* Set once by weft_runtime_free (release); read by anyone. */
 	_Atomic int shutdown;
 	/* Bumped when every live task must be cancelled; each worker acts on
@@ -37,6 +39,8 @@ struct weft_runtime {
 	 * its tasks are quiescent. */
 	struct weft__blocking *blocking;
 	int io_backend;			/* io/io.h: WEFT__IO_URING or _EPOLL */
+	/* weft_run's main task (set before it is queued), else NULL. */
+	struct weft_task *main_task;
 };
 
 /* Online CPUs (cached after the first call). */
@@ -48,6 +52,10 @@ int weft__config_resolve(const weft_config *cfg, weft_config *out);
 /* Tasks spawned and not yet finished (a consistent lower bound: see
  * runtime.c). */
 uint64_t weft__runtime_live(struct weft_runtime *rt);
+
+/* The first steps of the shutdown (runtime.c): no new external spawns,
+ * every live task cancelled, every worker woken. */
+void weft__runtime_begin_shutdown(struct weft_runtime *rt);
 
 /* Called by workers whenever a task ends during shutdown or before they
  * park: flags quiescence when nothing is left. */

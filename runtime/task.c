@@ -20,27 +20,8 @@
 #include "runtime/park.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
+#include "runtime/task_cache.h"
 #include "runtime/worker.h"
-
-/* Task blocks come from the current worker's cache when there is one:
- * spawn and exit then cost no allocator call (blocks are all one size, so
- * any worker may reuse any block). */
-static struct weft_task *task_alloc(void)
-{
-	struct worker *w = weft__tls_worker;
-	struct weft_task *t;
-
-	if (w && w->tcb_cache) {
-		t = w->tcb_cache;
-		w->tcb_cache = t->next;
-		w->tcb_n--;
-		return t;
-	}
-	t = weft__malloc(sizeof(*t));
-	if (t)
-		atomic_init(&t->park, 0);
-	return t;
-}
 
 static void task_free(struct weft_task *t)
 {
@@ -57,30 +38,13 @@ static void task_free(struct weft_task *t)
 		t->dl = t->dl_inline;
 	}
 
-	if (w && w->tcb_n + 1 <= WEFT__TCB_CACHE_CAP) {
-		t->next = w->tcb_cache;
-		w->tcb_cache = t;
-		w->tcb_n++;
-		return;
-	}
-	weft__free_sized(t, sizeof(*t));
-}
-
-void weft__worker_tcb_flush(struct worker *w)
-{
-	struct weft_task *t;
-
-	while ((t = w->tcb_cache)) {
-		w->tcb_cache = t->next;
-		weft__free_sized(t, sizeof(*t));
-	}
-	w->tcb_n = 0;
+	weft__tcb_free(w, t);
 }
 
 struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 				 void *arg, uint64_t id)
 {
-	struct weft_task *t = task_alloc();
+	struct weft_task *t = weft__tcb_alloc(rt, weft__tls_worker);
 
 	if (!t)
 		return NULL;
@@ -194,18 +158,14 @@ weft_task *weft_spawn(int (*fn)(void *), void *arg)
 	return weft__spawn_in(NULL, fn, arg);
 }
 
-weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *), void *arg)
+/* A task on rt from outside its workers; main: it is weft_run's main task
+ * (known before anything can run it). */
+static weft_task *spawn_outside(weft_runtime *rt, int (*fn)(void *),
+				void *arg, bool main)
 {
-	struct worker *w = weft__tls_worker;
 	struct weft_task *t;
 	uint64_t id;
 
-	if (!rt || !fn) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (w && w->rt == rt && w->current)
-		return weft_spawn(fn, arg);
 	if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
 		errno = ECANCELED;
 		return NULL;
@@ -216,9 +176,29 @@ weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *), void *arg)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (main)
+		rt->main_task = t;
 	atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_release);
 	weft__schedule(t);
 	return t;
+}
+
+weft_task *weft_spawn_on(weft_runtime *rt, int (*fn)(void *), void *arg)
+{
+	struct worker *w = weft__tls_worker;
+
+	if (!rt || !fn) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (w && w->rt == rt && w->current)
+		return weft_spawn(fn, arg);
+	return spawn_outside(rt, fn, arg, false);
+}
+
+weft_task *weft__spawn_main(weft_runtime *rt, int (*fn)(void *), void *arg)
+{
+	return spawn_outside(rt, fn, arg, true);
 }
 
 /* ------------------------------------------------------------------- join */

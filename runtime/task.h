@@ -99,6 +99,10 @@ struct weft_task {
 	_Alignas(8) unsigned char inject[WEFT__INJECT_EMBED];
 };
 
+/* weft_run's main task, queued on rt from its (not yet worker) thread. */
+struct weft_task *weft__spawn_main(struct weft_runtime *rt,
+				   int (*fn)(void *), void *arg);
+
 /* Allocate a task for fn(arg) on rt (not yet queued): two references. */
 struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 				 void *arg, uint64_t id);

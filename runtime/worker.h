@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include "runtime/queue.h"
 #include "runtime/sanitizer.h"
 #include "runtime/stack.h"
+#include "runtime/task_cache.h"
 #include "runtime/timer.h"
 
 struct weft_task;
@@ -50,6 +52,9 @@ struct worker {
 	struct weft_task *current;	/* task running now, NULL in the loop */
 	struct weft_task *lifo;		/* runs next: the task just woken */
 	unsigned lifo_runs;		/* consecutive LIFO runs */
+	/* Yielded tasks while every worker is busy: a FIFO through ->next,
+	 * owner only (worker.c, "Yields"). */
+	struct weft_task *yq_head, *yq_tail;
 	unsigned tick;
 	int budget;			/* coop budget of the current task */
 	bool searching;
@@ -65,14 +70,17 @@ struct worker {
 	struct weft__stack_cache stacks;
 	uint64_t rng;
 	bool fuzz;			/* WEFT_SCHED_SEED set: see fuzz() */
+	/* Worker 0 of weft_run, run by weft_run's own thread (no thread of
+	 * its own): it leaves its loop once the runtime is quiescent. */
+	bool caller;
 	/* Debug mode (watchdog.h), else NULL: set before the thread starts,
 	 * cleared after it is joined. */
 	struct weft__dbg_worker *dbg;
 	void *altstack;			/* signal stack (overflow.c) */
+	stack_t old_altstack;		/* the thread's, put back after */
 	uint64_t next_id;
 	struct weft_task *live;		/* tasks that first ran here */
-	struct weft_task *tcb_cache;	/* free task blocks (task.c) */
-	unsigned tcb_n;
+	struct weft__tcb_cache tcb;	/* free task blocks (task_cache.h) */
 	unsigned epoch_seen;		/* last cancel epoch acted on */
 	struct worker_counters c;
 	/* Timers of the tasks that parked here (its own lock: a task
@@ -106,6 +114,10 @@ struct worker {
 extern _Thread_local struct worker *weft__tls_worker
 	__attribute__((tls_model("initial-exec")));
 
+/* Run worker w's loop on the calling thread until the runtime is
+ * quiescent (w->caller), restoring what the loop changes in the thread. */
+void weft__worker_run_on_caller(struct worker *w);
+
 /* Re-read the worker after a switch; noinline so the compiler cannot reuse
  * the thread pointer it loaded before the switch. */
 struct worker *weft__worker_self(void);
@@ -114,14 +126,6 @@ struct worker *weft__worker_self(void);
  * because it felt good"; tail latency cut ~3x in their measurements). */
 #define WEFT__BUDGET 128
 
-/* Free task blocks a worker keeps: enough for a burst of spawns and
- * exits without the allocator; 256 blocks are ~80 KiB. */
-#ifdef WEFT_ASAN
-#define WEFT__TCB_CACHE_CAP 0	/* let ASan see every use after free */
-#else
-#define WEFT__TCB_CACHE_CAP 256
-#endif
-void weft__worker_tcb_flush(struct worker *w);
 
 /* Owner: the worker's xorshift generator. */
 static inline uint64_t weft__worker_rand(struct worker *w)

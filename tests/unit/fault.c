@@ -650,6 +650,19 @@ Test(fault, stack_mmap_failure_fails_the_task_with_enomem_not_the_process)
 	cr_assert_eq(r, 42, "after the stack faults: %d", r);
 }
 
+/* weft_run's main task runs as worker 0's first task: if it gets no stack,
+ * weft_run says so instead of waiting for a main that never ends. */
+Test(fault, weft_run_returns_enomem_when_its_main_task_gets_no_stack)
+{
+	weft_config c = cfg_of(2, WEFT_IO_AUTO);
+	int r;
+
+	weft__fault_arm(WEFT__FAULT_MMAP, 0, WEFT__FAULT_FOREVER);
+	r = weft_run(forty_two, NULL, &c);
+	weft__fault_arm(WEFT__FAULT_MMAP, 0, 0);
+	cr_assert_eq(r, -ENOMEM, "weft_run: %d", r);
+}
+
 /* --------------------------------------------------------- thread creation */
 
 Test(fault, worker_thread_creation_failure_makes_runtime_new_fail_with_eagain_and_free_everything)

@@ -7,6 +7,9 @@
  * (runtime/task.h) to know that a task has finished without joining it.
  */
 #include <errno.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -1239,8 +1242,10 @@ Test(task, tasks_queued_behind_a_task_that_never_suspends_run_elsewhere)
 
 /*
  * Threads carry names top, perf and gdb show: weft-worker-N for each
- * worker, weft-blocking-N for blocking-pool threads.  (Workers name
- * themselves as they start, so give them a moment.)
+ * worker with a thread of its own (weft_run's worker 0 is the calling
+ * thread, which keeps its name), weft-blocking-N for blocking-pool
+ * threads.  (Workers name themselves as they start, so give them a
+ * moment.)
  */
 static int count_threads_named(const char *prefix)
 {
@@ -1274,14 +1279,21 @@ static int add_one_job(void *arg)
 	return (int)(intptr_t)arg + 1;
 }
 
+static pthread_t names_caller;
+
 static int names_main(void *arg)
 {
+	char name[16];
 	int i;
 
-	for (i = 0; i < 2000 && count_threads_named("weft-worker-") < 3; i++)
+	for (i = 0; i < 2000 && count_threads_named("weft-worker-") < 2; i++)
 		weft_sleep(1000000);
-	cr_assert_eq(count_threads_named("weft-worker-"), 3,
+	cr_assert_eq(count_threads_named("weft-worker-"), 2,
 		     "threads named weft-worker-N");
+	/* (Not counted by name: threads started from it, TSan's own,
+	 * inherit the name.) */
+	pthread_getname_np(names_caller, name, sizeof(name));
+	cr_assert_str_eq(name, "t-caller", "weft_run's thread lost its name");
 	cr_assert_eq(weft_blocking(add_one_job, (void *)(intptr_t)41), 42);
 	cr_assert_geq(count_threads_named("weft-blocking-"), 1,
 		      "no thread named weft-blocking-N");
@@ -1290,5 +1302,59 @@ static int names_main(void *arg)
 
 Test(task, worker_and_blocking_threads_are_named_for_top_perf_and_gdb)
 {
+	names_caller = pthread_self();
+	pthread_setname_np(names_caller, "t-caller");
 	cr_assert_eq(t_run(names_main, NULL, 3), 0);
+}
+
+/*
+ * weft_run's thread is worker 0 while it runs (one thread fewer to start,
+ * and no cross-thread wake before main runs), then is given back as it
+ * was: with one worker the main task runs on it, changes what a worker
+ * changes (signal stack, timer slack, and a signal mask as
+ * weft_signal_wait's), and none of it is left afterwards.
+ */
+static pid_t caller_tid;
+
+static int caller_main(void *arg)
+{
+	stack_t *outer = arg, ss;
+	sigset_t set;
+
+	cr_assert_eq(gettid(), caller_tid,
+		     "one worker, and main is not on weft_run's thread");
+	sigaltstack(NULL, &ss);
+	cr_assert_neq(ss.ss_sp, outer->ss_sp,
+		      "the worker did not install its own signal stack");
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	return 7;
+}
+
+Test(task, weft_run_lends_its_thread_as_worker_0_and_gets_it_back_unchanged)
+{
+	static char altstack[64 * 1024];
+	stack_t outer = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	stack_t after;
+	sigset_t mask;
+	char name[16];
+
+	caller_tid = gettid();
+	pthread_setname_np(pthread_self(), "t-lender");
+	cr_assert_eq(sigaltstack(&outer, NULL), 0);
+	cr_assert_eq(prctl(PR_SET_TIMERSLACK, 12345UL, 0UL, 0UL, 0UL), 0);
+
+	cr_assert_eq(t_run(caller_main, &outer, 1), 7);
+
+	sigaltstack(NULL, &after);
+	cr_assert_eq(after.ss_sp, outer.ss_sp, "signal stack not restored");
+	cr_assert_eq(after.ss_size, outer.ss_size);
+	cr_assert_eq(prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL), 12345,
+		     "timer slack not restored");
+	pthread_sigmask(SIG_SETMASK, NULL, &mask);
+	cr_assert_eq(sigismember(&mask, SIGUSR2), 0,
+		     "a signal blocked by a task stays blocked");
+	pthread_getname_np(pthread_self(), name, sizeof(name));
+	cr_assert_str_eq(name, "t-lender");
 }
