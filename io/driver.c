@@ -8,15 +8,13 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#if WEFT_HAVE_VALGRIND
-#include <valgrind/valgrind.h>
-#endif
 
 #include "config.h"
 #include "io/io.h"
 #include "runtime/alloc.h"
 #include "runtime/driver.h"
 #include "runtime/runtime.h"
+#include "runtime/sanitizer.h"
 
 int weft__io_backend_of(struct worker *w)
 {
@@ -51,11 +49,7 @@ static void ignore_sigpipe(void)
  */
 static bool under_valgrind(void)
 {
-#if WEFT_HAVE_VALGRIND
-	return RUNNING_ON_VALGRIND;
-#else
-	return false;
-#endif
+	return weft__under_valgrind();
 }
 
 static bool env_forces_uring(void)

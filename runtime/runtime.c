@@ -122,8 +122,10 @@ static void runtime_destroy(struct weft_runtime *rt)
  * whose slow-shutdown report runs on the freeing thread while the workers
  * finish; nor under ASan, whose fake stacks (use-after-return detection)
  * mixed up the frames of tasks run on the main thread (a local read back
- * another frame's value, then ASan's own CHECK failed): the other builds
- * and Valgrind run tasks there clean, and ASan still covers the rest. */
+ * another frame's value, then ASan's own CHECK failed); nor under Valgrind,
+ * which turned a stack-overflow abort on the main thread's signal stack
+ * into a SIGSEGV of its own.  The other builds run tasks there clean, and
+ * the tools still cover the rest. */
 static weft_runtime *runtime_new(const weft_config *cfg, bool caller)
 {
 	struct weft_runtime *rt;
@@ -160,6 +162,8 @@ static weft_runtime *runtime_new(const weft_config *cfg, bool caller)
 #ifdef WEFT_ASAN
 	caller = false;
 #endif
+	if (weft__under_valgrind())
+		caller = false;
 	rt->workers[0]->caller = caller && !rt->cfg.debug;
 	/* The I/O backend, then each worker's ring or epoll set: made here
 	 * so that a failure is this call's error, not a worker's crash. */

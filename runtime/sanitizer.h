@@ -8,6 +8,8 @@
 #ifndef WEFT_RUNTIME_SANITIZER_H
 #define WEFT_RUNTIME_SANITIZER_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 
 #include "config.h"
@@ -38,6 +40,16 @@
 #if WEFT_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
 #endif
+
+/* Running under Valgrind (in builds that know how to ask). */
+static inline bool weft__under_valgrind(void)
+{
+#if WEFT_HAVE_VALGRIND
+	return RUNNING_ON_VALGRIND;
+#else
+	return false;
+#endif
+}
 
 /* Per-context state the tools need across a switch. */
 struct weft__san {
