@@ -94,6 +94,12 @@ struct weft_task *weft__rq_pop_tail(struct weft__rq *q)
 			return NULL;
 		t = slot_get(q, TAIL(v) - 1);
 	} while (!cas(q, &v, pack(v, HEAD(v), TAIL(v) - 1)));
+	/* The owner will most likely pop the next one soon: start pulling
+	 * its control block in (a cold block, spawned long ago or on another
+	 * core, was a cache miss on every switch in spawn_many).  A thief
+	 * may take it first; a prefetch is only a hint. */
+	if (LEN(v) > 1)
+		__builtin_prefetch(slot_get(q, TAIL(v) - 2));
 	return t;
 }
 

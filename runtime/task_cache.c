@@ -108,25 +108,23 @@ static struct weft_task *refill(struct weft__tcb_depot *d,
 	return ok ? carve(&c->fresh, c->fresh_end) : NULL;
 }
 
-/* w's list is full: its first WEFT__TCB_BATCH blocks go to the depot. */
+/* w's list is full: the older half goes to the depot.  The newer half,
+ * freed last and so still in this core's cache, stays for our next
+ * spawns. */
 static void spill(struct weft__tcb_depot *d, struct weft__tcb_cache *c)
 {
-	struct weft_task *head = c->list, *last = head;
+	struct weft_task *last = c->list, *old;
 	unsigned i;
 
-	for (i = 1; i < WEFT__TCB_BATCH; i++)
+	for (i = 1; i < CACHE_CAP - WEFT__TCB_BATCH; i++)
 		last = last->next;
-	c->list = last->next;
-	c->n -= WEFT__TCB_BATCH;
+	old = last->next;
 	last->next = NULL;
+	c->n -= WEFT__TCB_BATCH;
 
-	head->live_next = NULL;
 	weft__spin_lock(&d->lock);
-	if (d->batches)
-		d->batches_tail->live_next = head;
-	else
-		d->batches = head;
-	d->batches_tail = head;
+	old->live_next = d->batches;
+	d->batches = old;
 	__atomic_store_n(&d->nbatches, d->nbatches + 1, __ATOMIC_RELAXED);
 	weft__spin_unlock(&d->lock);
 }

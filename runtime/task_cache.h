@@ -42,7 +42,7 @@ struct weft__tcb_depot {
 	/* Full batches (lists of WEFT__TCB_BATCH through ->next), as a list
 	 * of batches through each head's ->live_next.  The count is also
 	 * read unlocked, as a hint. */
-	struct weft_task *batches, *batches_tail;
+	struct weft_task *batches;
 	unsigned nbatches;
 	/* Single blocks for threads outside the runtime. */
 	struct weft_task *loose;

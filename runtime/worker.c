@@ -647,14 +647,18 @@ static void task_entry(void *arg)
  * together).  So a queue of SHORT_QUEUE tasks or fewer is stolen from only
  * once it has not moved (no push, pop or steal: its state word is the
  * same) for SHORT_PATIENCE_NS, as Go leaves a P's runnext alone for a few
- * microseconds.  A task that runs long without suspending still loses
- * the queue behind it within microseconds (test task/tasks_queued_behind_
+ * microseconds.  50 us, not 5: a group split once at start-up (the first
+ * runs, with their stack faults, stall a queue for microseconds) gathers
+ * again through its wakes unless further steals keep splitting it; with
+ * 5 us one channel_mpmc run in 6-10 stayed split (40-90 ns per message),
+ * with 50 us none in 40.  A task that runs long without suspending still
+ * loses the queue behind it within that time (test task/tasks_queued_behind_
  * a_task_that_never_suspends_run_elsewhere), and longer queues are stolen
  * from at once.
  */
 /* (Half the queue in the small_queues test build, so steals still run.) */
 #define SHORT_QUEUE (WEFT__RQ_CAP < 16 ? WEFT__RQ_CAP / 2 : 8)
-#define SHORT_PATIENCE_NS 5000
+#define SHORT_PATIENCE_NS 50000
 
 static bool worth_stealing(struct worker *w, struct worker *v)
 {
