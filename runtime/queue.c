@@ -145,15 +145,24 @@ struct weft_task *weft__rq_steal_into(struct weft__rq *src,
 {
 	struct weft_task *got[WEFT__RQ_CAP / 2 + 1];
 	uint64_t v = atomic_load_explicit(&src->ht, memory_order_acquire);
-	unsigned n, i;
+	unsigned n, i, cap = WEFT__RQ_CAP / 2;
 
-	do {
+	/* Each failed claim halves what the next one copies: copying half
+	 * of a long queue reads dozens of lines the owner wrote, and an
+	 * owner that pushes every few tens of nanoseconds (a spawn loop) can
+	 * change the word before every such copy is done, so a thief that
+	 * kept asking for half could fail for as long as the loop runs. */
+	for (;;) {
 		n = LEN(v) - LEN(v) / 2;
 		if (n == 0)
 			return NULL;
-		if (n > WEFT__RQ_CAP / 2)
-			n = WEFT__RQ_CAP / 2;
-	} while (!claim_head(src, &v, n, got));
+		if (n > cap)
+			n = cap;
+		if (claim_head(src, &v, n, got))
+			break;
+		if (cap > 8)
+			cap /= 2;
+	}
 	/* dst is ours and empty: one CAS publishes the rest. */
 	v = atomic_load_explicit(&dst->ht, memory_order_acquire);
 	do {
