@@ -10,6 +10,7 @@
 
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "runtime/compiler.h"
@@ -34,6 +35,16 @@ static inline void weft__spin_lock(weft__spin *l)
 				sched_yield();
 		}
 	}
+}
+
+/* weft__spin_lock that says whether another thread held the lock at the
+ * first try (contention worth acting on: see weft__coop_tick_contended). */
+static inline bool weft__spin_lock_contended(weft__spin *l)
+{
+	if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+		return false;
+	weft__spin_lock(l);
+	return true;
 }
 
 static inline void weft__spin_unlock(weft__spin *l)

@@ -32,6 +32,7 @@ enum switch_action {
 	SW_YIELD,	/* requeue at the back */
 	SW_PARK,	/* mark off-CPU; requeue if a wake came meanwhile */
 	SW_EXIT,	/* release its stack and the scheduler's reference */
+	SW_MIGRATE,	/* requeue on the inject queue: any worker may take it */
 };
 
 /* Per-worker counters: owner writes (relaxed store), anyone reads. */
@@ -52,6 +53,9 @@ struct worker {
 	struct weft_task *current;	/* task running now, NULL in the loop */
 	struct weft_task *lifo;		/* runs next: the task just woken */
 	unsigned lifo_runs;		/* consecutive LIFO runs */
+	/* Contention score of the sync/ locks our tasks took (worker.c,
+	 * weft__coop_tick_contended). */
+	unsigned contention;
 	/* Yielded tasks while every worker is busy: a FIFO through ->next,
 	 * owner only (worker.c, "Yields"). */
 	struct weft_task *yq_head, *yq_tail;
@@ -193,5 +197,10 @@ void weft__switch_away(enum switch_action action);
 
 /* One coop tick of the current task: yields when its budget is spent. */
 void weft__coop_tick(struct worker *w);
+
+/* weft__coop_tick after an operation on a shared structure whose lock
+ * was, or was not, held by another worker at the first try: a task that
+ * keeps meeting another worker there moves (worker.c, "Contention"). */
+void weft__coop_tick_contended(struct worker *w, bool contended);
 
 #endif /* WEFT_RUNTIME_WORKER_H */

@@ -169,6 +169,7 @@ static int wait_locked(struct weft_chan *ch, struct weft__waitq *q,
 int weft_chan_send(weft_chan *ch, const void *elem)
 {
 	struct weft_task *self = weft__current_task();
+	bool contended;
 	int r;
 
 	WEFT__CHECK(ch && elem, -EINVAL);
@@ -177,11 +178,11 @@ int weft_chan_send(weft_chan *ch, const void *elem)
 	r = weft__interrupted(self);
 	if (r)
 		return r;
-	weft__spin_lock(&ch->lock);
+	contended = weft__spin_lock_contended(&ch->lock);
 	r = send_locked(ch, elem);
 	if (r != -EAGAIN) {
 		weft__spin_unlock(&ch->lock);
-		weft__coop_tick(weft__tls_worker);
+		weft__coop_tick_contended(weft__tls_worker, contended);
 		return r;
 	}
 	return wait_locked(ch, &ch->senders, (void *)elem);
@@ -190,6 +191,7 @@ int weft_chan_send(weft_chan *ch, const void *elem)
 int weft_chan_recv(weft_chan *ch, void *elem)
 {
 	struct weft_task *self = weft__current_task();
+	bool contended;
 	int r;
 
 	WEFT__CHECK(ch && elem, -EINVAL);
@@ -198,11 +200,11 @@ int weft_chan_recv(weft_chan *ch, void *elem)
 	r = weft__interrupted(self);
 	if (r)
 		return r;
-	weft__spin_lock(&ch->lock);
+	contended = weft__spin_lock_contended(&ch->lock);
 	r = recv_locked(ch, elem);
 	if (r != -EAGAIN) {
 		weft__spin_unlock(&ch->lock);
-		weft__coop_tick(weft__tls_worker);
+		weft__coop_tick_contended(weft__tls_worker, contended);
 		return r;
 	}
 	return wait_locked(ch, &ch->receivers, elem);
