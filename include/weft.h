@@ -93,7 +93,9 @@ enum { WEFT_IO_AUTO = 0, WEFT_IO_URING = 1, WEFT_IO_EPOLL = 2 };
  * runtime has shut down: every task still alive when main returns is
  * cancelled and awaited, and every thread, stack and queue is freed.
  * cfg may be NULL.  Returns -EPERM when called from inside a task, or
- * weft_runtime_new's error as a negative errno.
+ * weft_runtime_new's error as a negative errno.  The calling thread serves
+ * as worker 0 until then (so main and other tasks may run on it); it gets
+ * back its name, signal stack, signal mask and timer slack as they were.
  */
 WEFT_API int weft_run(int (*main)(void *), void *arg, const weft_config *cfg);
 
