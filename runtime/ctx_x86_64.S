@@ -27,14 +27,20 @@ weft__ctx_switch:
 	pushq	$0
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
-	/* r8: this thread's FP control state, to compare below. */
-	movq	(%rsp), %r8
+	/* r8d, r9d: this thread's FP control state, to compare below.  Two
+	 * loads, each the size of the store it reads: one 8-byte load over
+	 * both stores cannot be forwarded from them and stalled until they
+	 * reached the cache (most of a yield's switch). */
+	movl	(%rsp), %r8d
+	movzwl	4(%rsp), %r9d
 	movq	%rsp, (%rdi)
 	movq	(%rsi), %rsp
 	/* ldmxcsr and fldcw stall the pipeline (they were 80% of a
 	 * switch); tasks almost never change the control words, so load
 	 * them only when the incoming context's differ. */
-	cmpq	(%rsp), %r8
+	cmpl	(%rsp), %r8d
+	jne	2f
+	cmpw	4(%rsp), %r9w
 	jne	2f
 1:
 	addq	$8, %rsp
