@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1245,8 +1246,8 @@ Test(task, tasks_queued_behind_a_task_that_never_suspends_run_elsewhere)
  * Threads carry names top, perf and gdb show: weft-worker-N for each
  * worker with a thread of its own (weft_run's worker 0 is the calling
  * thread, which keeps its name), weft-blocking-N for blocking-pool
- * threads.  (Workers name themselves as they start, so give them a
- * moment.)
+ * threads.  (Workers name themselves as they start, before they run a
+ * task.)
  */
 static int count_threads_named(const char *prefix)
 {
@@ -1281,9 +1282,31 @@ static int add_one_job(void *arg)
 }
 
 static pthread_t names_caller;
+static _Atomic int names_held;
+
+/*
+ * Hold this task's worker (no weft call, so the worker runs nothing else)
+ * until three tasks do: then all three workers run, and each named itself
+ * before its loop took its first task.  Ordered by the tasks themselves,
+ * not by waiting some time for the threads to start.
+ */
+static void hold_a_worker(void)
+{
+	atomic_fetch_add(&names_held, 1);
+	while (atomic_load(&names_held) < 3)
+		sched_yield();
+}
+
+static int names_holder(void *arg)
+{
+	(void)arg;
+	hold_a_worker();
+	return 0;
+}
 
 static int names_main(void *arg)
 {
+	weft_task *h[3];
 	char name[16];
 	int i;
 
@@ -1295,9 +1318,13 @@ static int names_main(void *arg)
 #endif
 	if (weft__under_valgrind())
 		want = 3;
-	for (i = 0; i < 2000 && count_threads_named("weft-worker-") < want;
-	     i++)
-		weft_sleep(1000000);
+	/* Three holders for two free workers: the newest waits in our LIFO
+	 * slot, which thieves leave alone; the other two are stolen. */
+	for (i = 0; i < 3; i++)
+		cr_assert_not_null(h[i] = weft_spawn(names_holder, NULL));
+	hold_a_worker();
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(weft_join(h[i]), 0);
 	cr_assert_eq(count_threads_named("weft-worker-"), want,
 		     "threads named weft-worker-N");
 	/* (Not counted by name: threads started from it, TSan's own,
