@@ -42,15 +42,6 @@ static void ignore_sigpipe(void)
 	}
 }
 
-/*
- * Valgrind (3.19) runs io_uring_enter as a call that cannot block, holding
- * the lock that lets one thread run at a time: a worker parked in its ring
- * would stop every other thread.  Under Valgrind, the default is epoll.
- */
-static bool under_valgrind(void)
-{
-	return weft__under_valgrind();
-}
 
 static bool env_forces_uring(void)
 {
@@ -84,7 +75,11 @@ int weft__driver_choose(struct weft_runtime *rt)
 		rt->io_backend = WEFT__IO_URING;
 		return 0;
 	case WEFT_IO_AUTO:
-		if (under_valgrind()) {
+		/* Valgrind (3.19) runs io_uring_enter as a call that cannot
+		 * block, holding the lock that lets one thread run at a
+		 * time: a worker parked in its ring would stop every other
+		 * thread.  Under Valgrind, the default is epoll. */
+		if (weft__under_valgrind()) {
 			rt->io_backend = WEFT__IO_EPOLL;
 			return 0;
 		}

@@ -28,6 +28,7 @@
 #include "weft.h"
 #include "runtime/blocking.h"
 #include "runtime/compiler.h"
+#include "runtime/spin.h"
 #include "runtime/timer.h"
 
 #define J_GEN_MASK 0xffffffu
@@ -60,7 +61,7 @@ struct blk_thread {
 };
 
 struct weft__blocking {
-	_Atomic uint32_t lock;
+	weft__spin lock;
 	/* Under the lock. */
 	struct blk_job *head;
 	struct blk_job *tail;
@@ -98,29 +99,16 @@ struct weft__blocking {
 
 /* ---------------------------------------------------------- primitives */
 
+/* The pool's lock is a weft__spin (runtime/spin.h): the holder may be
+ * preempted, threads outnumbering CPUs, and it yields after a short spin. */
 static inline void pool_lock(struct weft__blocking *p)
 {
-	unsigned n = 0;
-
-	for (;;) {
-		/* acquire: pairs with the release in pool_unlock(). */
-		if (!atomic_exchange_explicit(&p->lock, 1,
-					      memory_order_acquire))
-			return;
-		while (atomic_load_explicit(&p->lock, memory_order_relaxed)) {
-			/* The holder may be preempted (threads outnumber
-			 * CPUs): give the CPU up after a short spin. */
-			if (++n < 128)
-				weft__cpu_relax();
-			else
-				sched_yield();
-		}
-	}
+	weft__spin_lock(&p->lock);
 }
 
 static inline void pool_unlock(struct weft__blocking *p)
 {
-	atomic_store_explicit(&p->lock, 0, memory_order_release);
+	weft__spin_unlock(&p->lock);
 }
 
 static inline void futex_wake1(_Atomic uint32_t *w)

@@ -76,10 +76,10 @@ static int start_workers(struct weft_runtime *rt)
 	unsigned i;
 
 	for (i = 0; i < rt->nworkers; i++) {
-		if (rt->workers[i]->caller)
-			continue;
 		struct worker *w = rt->workers[i];
 
+		if (w->caller)
+			continue;
 		if (weft__fault_hit(WEFT__FAULT_THREAD) ||
 		    pthread_create(&w->thread, NULL, weft__worker_main, w)) {
 			w->thread = 0;

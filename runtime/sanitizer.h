@@ -9,7 +9,6 @@
 #define WEFT_RUNTIME_SANITIZER_H
 
 #include <stdbool.h>
-
 #include <stddef.h>
 
 #include "config.h"

@@ -21,20 +21,26 @@ typedef struct {
 	_Atomic uint32_t v;
 } weft__spin;
 
-static inline void weft__spin_lock(weft__spin *l)
+/* The lock was held at our exchange: wait until it looks free, then try
+ * again. */
+static inline void weft__spin_lock_slow(weft__spin *l)
 {
 	unsigned n = 0;
 
-	for (;;) {
-		if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
-			return;
+	do {
 		while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
 			if (++n < 128)
 				weft__cpu_relax();
 			else
 				sched_yield();
 		}
-	}
+	} while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire));
+}
+
+static inline void weft__spin_lock(weft__spin *l)
+{
+	if (atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+		weft__spin_lock_slow(l);
 }
 
 /* weft__spin_lock that says whether another thread held the lock at the
@@ -43,7 +49,7 @@ static inline bool weft__spin_lock_contended(weft__spin *l)
 {
 	if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
 		return false;
-	weft__spin_lock(l);
+	weft__spin_lock_slow(l);
 	return true;
 }
 

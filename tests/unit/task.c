@@ -1374,6 +1374,7 @@ static int caller_main(void *arg)
 	/* ASan builds keep weft_run's thread out (runtime.c): only the
 	 * restoring half is checked there, trivially. */
 	(void)ss;
+	(void)outer;
 	cr_assert_neq(gettid(), caller_tid, "ASan: main on weft_run's thread");
 #endif
 	sigemptyset(&set);
