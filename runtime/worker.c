@@ -73,7 +73,6 @@
 /* How often a busy worker looks at its timers: a clock read every 8
  * switches (~20 ns, so ~3 ns a switch while timers are pending) keeps
  * wake-ups within a few microseconds of their deadline. */
-#define TIMER_INTERVAL 8
 /* How long an idle worker looks for work before it parks: a few futex
  * round trips' worth. */
 #define SPIN_NS 20000
@@ -337,7 +336,7 @@ static bool first_run(struct worker *w, struct weft_task *t)
 	struct weft__stack *s;
 
 	/* A first run costs microseconds (a stack, its first page faults),
-	 * so a burst of them would delay due timers by TIMER_INTERVAL of
+	 * so a burst of them would delay due timers by WEFT__TIMER_INTERVAL of
 	 * these ticks: look at the wheel each time (a clock read), when it
 	 * holds anything.  timers p99: see docs/design.md. */
 	if (weft__timer_any(&w->timers))
@@ -452,7 +451,7 @@ static struct weft_task *next_local(struct worker *w)
 				     memory_order_acquire);
 	if (unlikely(epoch != w->epoch_seen))
 		cancel_live(w, epoch);
-	if (unlikely(++w->tick % TIMER_INTERVAL == 0))
+	if (unlikely(++w->tick % WEFT__TIMER_INTERVAL == 0))
 		poll_timers(w);
 	if (unlikely(w->tick % INJECT_INTERVAL == 0)) {
 		poll_other_timers(w);
@@ -624,19 +623,19 @@ static bool timers_fired(struct worker *w)
 	return __atomic_load_n(&w->timers.count, __ATOMIC_RELAXED) < before;
 }
 
-void weft__coop_tick(struct worker *w)
+void weft__coop_tick_slow(struct worker *w)
 {
 	/* Fuzzing: now and then a suspension point yields when it need
 	 * not, as a preemption would. */
-	if (unlikely(--w->budget <= 0) || weft__fuzz(w, 16)) {
+	if (w->budget <= 0 || weft__fuzz(w, 16)) {
 		weft__switch_away(SW_YIELD);
 		return;
 	}
 	/* A task making weft calls that never suspend (a spawn loop) would
 	 * hold due timers back for its whole budget, 100 us and more: every
-	 * TIMER_INTERVAL calls, with timers pending, look at the wheel, and
-	 * yield to what fired (timers p99, docs/design.md). */
-	if (unlikely((w->budget & (TIMER_INTERVAL - 1)) == 0) &&
+	 * WEFT__TIMER_INTERVAL calls, with timers pending, look at the wheel,
+	 * and yield to what fired (timers p99, docs/design.md). */
+	if ((w->budget & (WEFT__TIMER_INTERVAL - 1)) == 0 &&
 	    weft__timer_any(&w->timers) && timers_fired(w))
 		weft__switch_away(SW_YIELD);
 }

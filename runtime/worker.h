@@ -195,8 +195,22 @@ void weft__worker_spawned(struct worker *w, struct weft_task *t);
  * SW_EXIT).  SW_YIELD with nothing else runnable returns at once. */
 void weft__switch_away(enum switch_action action);
 
-/* One coop tick of the current task: yields when its budget is spent. */
-void weft__coop_tick(struct worker *w);
+/* How often, in scheduler ticks and in coop ticks, a worker looks at its
+ * timer wheel. */
+#define WEFT__TIMER_INTERVAL 8
+
+void weft__coop_tick_slow(struct worker *w);
+
+/* One coop tick of the current task: yields when its budget is spent.
+ * Inline: it is on every spawn, send and lock, and the common case is a
+ * decrement and a test. */
+static inline void weft__coop_tick(struct worker *w)
+{
+	if (likely(--w->budget > 0 &&
+		   (w->budget & (WEFT__TIMER_INTERVAL - 1)) != 0 && !w->fuzz))
+		return;
+	weft__coop_tick_slow(w);
+}
 
 /* weft__coop_tick after an operation on a shared structure whose lock
  * was, or was not, held by another worker at the first try: a task that
