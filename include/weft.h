@@ -55,7 +55,8 @@ typedef struct weft_task weft_task;
  * later keep their defaults.
  */
 typedef struct weft_config {
-	/* Worker threads; default: one per online CPU (env WEFT_WORKERS). */
+	/* Worker threads; default: one per CPU the process may
+	 * run on, its affinity mask (env WEFT_WORKERS). */
 	unsigned workers;
 	/* Task stack size in bytes; default 64 KiB, minimum 16 KiB. */
 	size_t stack_size;

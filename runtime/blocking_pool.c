@@ -27,7 +27,7 @@
 struct weft__blocking *weft__blocking_new(const weft_config *cfg)
 {
 	struct weft__blocking *p = weft__calloc(1, sizeof(*p));
-	long ncpu = weft__online_cpus();
+	long ncpu = weft__cpu_count();
 
 	if (!p)
 		return NULL;

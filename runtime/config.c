@@ -3,6 +3,7 @@
  * zero, then validation.  A bad value is -EINVAL, never a silent clamp.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,17 +32,26 @@ static int env_u64(const char *name, uint64_t *out)
 	return 0;
 }
 
-long weft__online_cpus(void)
+/*
+ * The CPUs this process may run on, as Go's GOMAXPROCS and Tokio's
+ * num_cpus count them (a process started under taskset gets that many
+ * workers, not one per CPU of the machine): one system call, where
+ * sysconf's online count reads /sys (startup: 10-30 us).  Read once: the
+ * count is fixed for our purposes once a runtime has started.
+ */
+long weft__cpu_count(void)
 {
-	/* sysconf reads /sys each time; the count is fixed for our purposes
-	 * once a runtime has started. */
 	static _Atomic long cached;
 	long n = atomic_load_explicit(&cached, memory_order_relaxed);
+	cpu_set_t set;
 
-	if (!n) {
+	if (n)
+		return n;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0)
 		n = sysconf(_SC_NPROCESSORS_ONLN);
-		atomic_store_explicit(&cached, n, memory_order_relaxed);
-	}
+	atomic_store_explicit(&cached, n, memory_order_relaxed);
 	return n;
 }
 
@@ -71,7 +81,7 @@ int weft__config_resolve(const weft_config *cfg, weft_config *out)
 		out->workers = (unsigned)v;
 	}
 	if (!out->workers) {
-		ncpu = weft__online_cpus();
+		ncpu = weft__cpu_count();
 		out->workers = ncpu > 0 ? (unsigned)ncpu : 1;
 	}
 	if (out->workers > WORKERS_MAX)

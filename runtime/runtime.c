@@ -58,7 +58,7 @@ static struct worker *worker_new(struct weft_runtime *rt, unsigned index)
 
 static void pin(pthread_t th, unsigned index)
 {
-	long ncpu = weft__online_cpus();
+	long ncpu = weft__cpu_count();
 	cpu_set_t set;
 
 	if (ncpu <= 0)

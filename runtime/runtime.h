@@ -43,8 +43,9 @@ struct weft_runtime {
 	struct weft_task *main_task;
 };
 
-/* Online CPUs (cached after the first call). */
-long weft__online_cpus(void);
+/* The CPUs the process may run on, its affinity mask (cached after the
+ * first call). */
+long weft__cpu_count(void);
 
 /* Resolve cfg (NULL allowed) into out with defaults and environment. */
 int weft__config_resolve(const weft_config *cfg, weft_config *out);

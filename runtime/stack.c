@@ -88,7 +88,7 @@ int weft__stack_pool_init(struct weft__stack_pool *p, size_t stack_size)
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	p->stack_size = (stack_size + ps - 1) & ~(ps - 1);
-	p->map_budget = read_max_map_count() / 2;
+	p->map_budget = 0;	/* read when first needed: map_budget() */
 	p->guard_install = true;	/* until the kernel says otherwise */
 	return 0;
 }
@@ -173,12 +173,23 @@ static char *map_region(size_t len, int prot)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 }
 
+/* The mappings we may spend on mprotect guards; read on first need, as a
+ * kernel with guard markers never needs it (startup: a /proc read was
+ * 20 us of it).  Under p->lock. */
+static size_t map_budget(struct weft__stack_pool *p)
+{
+	if (!p->map_budget)
+		p->map_budget = read_max_map_count() / 2;
+	return p->map_budget;
+}
+
 /* Map a region and put its stacks on the free list; under p->lock. */
 static int grow_locked(struct weft__stack_pool *p)
 {
 	size_t ps = page_size(), span = p->stack_size;
 	size_t k = p->region_next ? p->region_next : REGION_MIN;
-	bool guarded = p->guarded_maps + 2 * k <= p->map_budget;
+	bool guarded = p->guard_install ||
+		       p->guarded_maps + 2 * k <= map_budget(p);
 	size_t per = guarded ? span + ps : span;
 	size_t len = per * k + (guarded ? 0 : ps), i;
 	struct region *r;
@@ -206,7 +217,7 @@ static int grow_locked(struct weft__stack_pool *p)
 		/* Not supported here: fall back to mprotect from now on. */
 		munmap(base, len);
 		p->guard_install = false;
-		guarded = p->guarded_maps + 2 * k <= p->map_budget;
+		guarded = p->guarded_maps + 2 * k <= map_budget(p);
 		per = guarded ? span + ps : span;
 		len = per * k + (guarded ? 0 : ps);
 	}

@@ -172,7 +172,8 @@ weft_task *weft_spawn(int (*fn)(void *), void *arg)
 }
 
 /* A task on rt from outside its workers; main: it is weft_run's main task
- * (known before anything can run it). */
+ * (known before anything can run it), queued on worker 0, whose loop the
+ * calling thread is about to run. */
 static weft_task *spawn_outside(weft_runtime *rt, int (*fn)(void *),
 				void *arg, bool main)
 {
@@ -189,10 +190,13 @@ static weft_task *spawn_outside(weft_runtime *rt, int (*fn)(void *),
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (main)
-		rt->main_task = t;
 	atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_release);
-	weft__schedule(t);
+	if (main) {
+		rt->main_task = t;
+		weft__worker_seed(rt->workers[0], t);
+	} else {
+		weft__schedule(t);
+	}
 	return t;
 }
 

@@ -241,6 +241,16 @@ void weft__schedule(struct weft_task *t)
 	notify(rt);
 }
 
+void weft__worker_seed(struct worker *w, struct weft_task *t)
+{
+	/* Only the owner touches the slot, and its loop has not run: the
+	 * calling thread is the owner-to-be.  No other worker is woken, so
+	 * the task runs here without a cross-thread hand-off (startup: one
+	 * woken by the inject queue won the race and ran main on another
+	 * thread, while this one waited for it). */
+	lifo_put(w, t);
+}
+
 void weft__worker_spawned(struct worker *w, struct weft_task *t)
 {
 	count(&w->c.spawned);
@@ -933,7 +943,7 @@ static struct weft_task *spin_for_work(struct worker *w)
 	struct weft_task *t;
 	unsigned i;
 
-	if (!w->searching || w->rt->nworkers > (unsigned)weft__online_cpus())
+	if (!w->searching || w->rt->nworkers > (unsigned)weft__cpu_count())
 		return NULL;
 	until = weft__now() + SPIN_NS;
 	do {

@@ -187,6 +187,10 @@ void weft__worker_unpark(struct worker *w);
  * of t's runtime, else the inject queue (and wake a worker). */
 void weft__schedule(struct weft_task *t);
 
+/* Queue t on w before w's loop first runs, from the thread that will run
+ * it (weft_run's main task on worker 0, the caller's thread). */
+void weft__worker_seed(struct worker *w, struct weft_task *t);
+
 /* Queue a new task spawned by the current worker's task. */
 void weft__worker_spawned(struct worker *w, struct weft_task *t);
 
