@@ -3,7 +3,9 @@
  *
  * io_uring: one SQE each; the kernel waits for readiness itself.  A
  * -EAGAIN can still come back (a non-blocking descriptor on some kernels):
- * then we wait for readiness with a poll request and try again.
+ * then we wait for readiness with a poll request and try again.  A send,
+ * and a recv that follows a full one, first try the system call itself
+ * (sock_direct).  MSG_WAITALL is looped here, for both backends.
  * epoll: the non-blocking system call first, then a wait on the
  * descriptor's record (epoll.c) after EAGAIN.
  */
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "io/op.h"
+#include "runtime/task.h"
 #include "weft.h"
 
 /* Linux moves at most this much in one call (MAX_RW_COUNT). */
@@ -131,6 +134,49 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	return connect_result(fd);
 }
 
+/*
+ * io_uring: the system call itself, when it will most likely not wait.
+ * A send usually finds room, and a recv after one that filled its buffer
+ * usually finds more queued: then recv(2)/send(2) with MSG_DONTWAIT does
+ * the same work without the ring's round trip (park, batch, reap, wake),
+ * which cost tcp_stream's reader a scheduler pass per 64 KiB, and an echo
+ * server a second park per message.  A recv with nothing queued, or a send
+ * into a full socket, goes to the ring, which waits in the kernel; a send
+ * that found the socket full goes there until a send completes whole.
+ * Returns -EAGAIN when the ring should take the call.
+ */
+static ssize_t sock_direct(struct weft_task *t, int fd, void *buf,
+			   size_t len, int flags, bool in)
+{
+	ssize_t r;
+
+	if (in ? t->io_recv_hot_fd != fd : t->io_send_full_fd == fd)
+		return -EAGAIN;
+	r = in ? recv(fd, buf, len, flags | MSG_DONTWAIT)
+	       : send(fd, buf, len, flags | MSG_DONTWAIT);
+	if (r < 0) {
+		r = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if (r == -EAGAIN || r == -EINTR) {
+			if (in)
+				t->io_recv_hot_fd = -1;
+			else
+				t->io_send_full_fd = fd;
+			return -EAGAIN;
+		}
+	}
+	return r;
+}
+
+/* After a recv or send that moved r bytes of len: update the guesses. */
+static void sock_learn(struct weft_task *t, int fd, ssize_t r, size_t len,
+		       bool in)
+{
+	if (in)
+		t->io_recv_hot_fd = r > 0 && (size_t)r == len ? fd : -1;
+	else if (r >= 0 && (size_t)r == len && t->io_send_full_fd == fd)
+		t->io_send_full_fd = -1;
+}
+
 /* recv (in) or send (!in): one attempt, then a readiness wait after
  * EAGAIN, until it moves bytes or fails. */
 static ssize_t sock_transfer(int fd, void *buf, size_t len, int flags,
@@ -146,13 +192,25 @@ static ssize_t sock_transfer(int fd, void *buf, size_t len, int flags,
 		/* After a wait the task may run on another worker. */
 		w = weft__worker_self();
 		if (weft__io_uring(w)) {
-			struct io_uring_sqe *sqe = weft__io_sqe(w);
+			struct weft_task *t = w->current;
+			struct io_uring_sqe *sqe;
 
+			r = sock_direct(t, fd, buf, len, flags, in);
+			if (r != -EAGAIN) {
+				/* Did not suspend: spend coop budget, so a
+				 * busy socket cannot hold the worker. */
+				sock_learn(t, fd, r, len, in);
+				weft__coop_tick(w);
+				return r;
+			}
+			sqe = weft__io_sqe(w);
 			if (in)
 				io_uring_prep_recv(sqe, fd, buf, len, flags);
 			else
 				io_uring_prep_send(sqe, fd, buf, len, flags);
 			r = weft__io_submit_wait(sqe);
+			sock_learn(weft__worker_self()->current, fd, r, len,
+				   in);
 		} else {
 			epoll_attempt(w);
 			weft__epoll_fd_is_file(fd);
@@ -170,8 +228,33 @@ static ssize_t sock_transfer(int fd, void *buf, size_t len, int flags,
 	}
 }
 
+/*
+ * MSG_WAITALL, as recv(2) keeps it: wait for len bytes, or fewer at the end
+ * of the stream or on an error after some bytes (the error then comes at
+ * the next call; a cancellation at the next suspension point).  Looped here
+ * rather than left to the kernel: the epoll backend's non-blocking recv
+ * would return what is there.
+ */
+static ssize_t recv_waitall(int fd, char *buf, size_t len, int flags)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	do {
+		r = sock_transfer(fd, buf + got, len - got, flags, true);
+		if (r <= 0)
+			return got ? (ssize_t)got : r;
+		got += (size_t)r;
+	} while (got < len);
+	return (ssize_t)got;
+}
+
 ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 {
+	/* MSG_DONTWAIT wins: what is there, as recv(2). */
+	if ((flags & MSG_WAITALL) && !(flags & MSG_DONTWAIT) && buf && len)
+		return recv_waitall(fd, buf, clamp_len(len),
+				    flags & ~MSG_WAITALL);
 	return sock_transfer(fd, buf, len, flags, true);
 }
 

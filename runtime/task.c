@@ -68,6 +68,8 @@ struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 	t->home = NULL;
 	t->id = id;
 	t->name[0] = '\0';
+	t->io_recv_hot_fd = -1;
+	t->io_send_full_fd = -1;
 	return t;
 }
 

@@ -95,6 +95,11 @@ struct weft_task {
 	const char *wait_file;
 	const char *wait_func;
 	int wait_fd;
+	/* Owner only, io/net_ops.c's guesses (-1: none): the socket whose
+	 * last recv filled its buffer (more is likely queued: try recv(2)
+	 * first), and the one whose last direct send found it full. */
+	int io_recv_hot_fd;
+	int io_send_full_fd;
 	/* Its one-task inject batch (inject.c). */
 	_Alignas(8) unsigned char inject[WEFT__INJECT_EMBED];
 };

@@ -471,6 +471,151 @@ static int receiver(void *arg)
 	return 0;
 }
 
+/*
+ * A recv that filled its buffer makes the next one on that socket try
+ * recv(2) directly (io_uring backend, net_ops.c).  Whatever the path, a
+ * recv with nothing queued must still wait for bytes (not return EAGAIN),
+ * and MSG_WAITALL must still wait for the whole length.
+ */
+struct late_send {
+	int fd;
+	const char *a, *b;	/* sent with a pause between */
+};
+
+static int late_sender(void *arg)
+{
+	struct late_send *l = arg;
+
+	if (weft_sleep(20 * MS) < 0)
+		return -1;
+	if (weft_send_all(l->fd, l->a, strlen(l->a), 0) < 0)
+		return -2;
+	if (!l->b)
+		return 0;
+	if (weft_sleep(20 * MS) < 0)
+		return -3;
+	return weft_send_all(l->fd, l->b, strlen(l->b), 0) < 0 ? -4 : 0;
+}
+
+/* Recv exactly n bytes of 'x' on s (sent before). */
+static void recv_xs(int s, char *buf, size_t n)
+{
+	size_t got = 0, i;
+	ssize_t r;
+
+	memset(buf, 0, n);
+	WEFT_WITH_TIMEOUT(BOUND)
+	{
+		/* Loopback queues a send at once, so these recvs fill their
+		 * buffer; but only the bytes are asserted. */
+		while (got < n) {
+			r = weft_recv(s, buf + got, n - got, 0);
+			cr_assert_gt(r, 0, "recv returned %zd", r);
+			got += (size_t)r;
+		}
+	}
+	for (i = 0; i < n; i++)
+		cr_assert_eq(buf[i], 'x', "byte %zu is %d", i, buf[i]);
+}
+
+static int recv_after_full_main(void *arg)
+{
+	char buf[1000];
+	struct late_send l;
+	weft_task *t;
+	ssize_t r;
+	int c, s, i;
+
+	tcp_pair(&c, &s);
+	/* Three full recvs in a row: the second and third go direct. */
+	memset(buf, 'x', sizeof(buf));
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(weft_send_all(c, buf, sizeof(buf), 0), 1000);
+	for (i = 0; i < 3; i++)
+		recv_xs(s, buf, sizeof(buf));
+	/* Nothing queued now: the recv must wait for the late bytes. */
+	l = (struct late_send){ c, "late", NULL };
+	t = weft_spawn(late_sender, &l);
+	cr_assert_not_null(t);
+	WEFT_WITH_TIMEOUT(BOUND)
+	{
+		r = weft_recv(s, buf, sizeof(buf), 0);
+	}
+	cr_assert_eq(r, 4, "recv on an empty socket after full ones "
+		     "returned %zd", r);
+	cr_assert_eq(memcmp(buf, "late", 4), 0);
+	cr_assert_eq(weft_join(t), 0);
+	/* Full again, then MSG_WAITALL across two late sends. */
+	memset(buf, 'x', sizeof(buf));
+	cr_assert_eq(weft_send_all(c, buf, sizeof(buf), 0), 1000);
+	recv_xs(s, buf, sizeof(buf));
+	l = (struct late_send){ c, "first half,", "second half" };
+	t = weft_spawn(late_sender, &l);
+	cr_assert_not_null(t);
+	WEFT_WITH_TIMEOUT(BOUND)
+	{
+		r = weft_recv(s, buf, 22, MSG_WAITALL);
+	}
+	cr_assert_eq(r, 22, "MSG_WAITALL recv returned %zd", r);
+	cr_assert_eq(memcmp(buf, "first half,second half", 22), 0);
+	cr_assert_eq(weft_join(t), 0);
+	close_ok(c);
+	close_ok(s);
+	return 0;
+}
+
+Test(io_net, a_recv_after_full_ones_still_waits_when_nothing_is_queued)
+{
+	RUN_EACH(recv_after_full_main, NULL);
+}
+
+/*
+ * A send that finds the socket full (tiny buffers, a reader that starts
+ * late) waits for room, and later sends still move every byte in order:
+ * on io_uring the first sends go direct, the one that meets a full socket
+ * goes to the ring, and a whole send brings the direct path back.
+ */
+static int full_socket_main(void *arg)
+{
+	enum { N = 1 << 20 };
+	unsigned char *src = malloc(N);
+	struct xfer tx, rx;
+	weft_task *ts, *tr;
+	int c, s, small = 4096;
+
+	cr_assert_not_null(src);
+	fill_random(src, N, 7);
+	tcp_pair(&c, &s);
+	cr_assert_eq(setsockopt(c, SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)), 0);
+	cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)), 0);
+	tx = (struct xfer){ c, src, N, 0 };
+	rx = (struct xfer){ s, src, N, 0 };
+	ts = weft_spawn(sender, &tx);
+	cr_assert_not_null(ts);
+	/* The sender fills both buffers and must wait before the reader
+	 * starts. */
+	cr_assert_eq(weft_sleep(30 * MS), 0);
+	tr = weft_spawn(receiver, &rx);
+	cr_assert_not_null(tr);
+	cr_assert_eq(weft_join_timeout(tr, 60 * SEC), 0, "receiver");
+	cr_assert_eq(weft_join_timeout(ts, 60 * SEC), 0, "sender");
+	cr_assert_eq(tx.result, (ssize_t)N, "send_all returned %zd",
+		     tx.result);
+	cr_assert_eq(rx.result, (ssize_t)N, "receiver: %zd (-EILSEQ: "
+		     "corrupt bytes)", rx.result);
+	close_ok(c);
+	close_ok(s);
+	free(src);
+	return 0;
+}
+
+Test(io_net, a_send_into_a_full_socket_waits_for_room_and_keeps_every_byte)
+{
+	RUN_EACH(full_socket_main, NULL);
+}
+
 static int big_main(void *arg)
 {
 	unsigned char *src = malloc(BIG);
