@@ -137,9 +137,7 @@ WEFT_API weft_runtime *weft_runtime_current(void);
  * Spawn fn(arg) as a task on the current worker.  The returned handle must be
  * given to weft_join (or weft_join_timeout, weft_gather) or weft_detach
  * exactly once.  NULL with errno ENOMEM, EINVAL (fn NULL) or EPERM (outside
- * a task; use weft_spawn_on from other threads).  A spawn counts toward the
- * caller's cooperative budget, so a task that spawns in a long loop yields
- * now and then and its worker runs the new tasks too.
+ * a task; use weft_spawn_on from other threads).  Never suspends the caller.
  */
 WEFT_API weft_task *weft_spawn(int (*fn)(void *), void *arg);
 

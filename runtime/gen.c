@@ -123,9 +123,7 @@ int weft_gen_yield(weft_gen *g, void *item)
 static int resume_locked(struct weft_gen *g)
 {
 	if (g->state == IDLE) {
-		/* not weft_spawn: its coop tick may yield, and we hold
-		 * g->lock */
-		g->producer = weft__spawn_in(NULL, producer_main, g);
+		g->producer = weft_spawn(producer_main, g);
 		if (!g->producer)
 			return -errno;
 	} else {

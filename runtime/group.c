@@ -117,7 +117,6 @@ weft_task *weft_group_spawn(weft_group *g, int (*fn)(void *), void *arg)
 		errno = -r;
 		return NULL;
 	}
-	weft__coop_tick(weft__tls_worker);	/* as weft_spawn's */
 	return t;
 }
 

@@ -155,22 +155,13 @@ weft_task *weft__spawn_in(struct weft_group *g, int (*fn)(void *), void *arg)
 	return t;
 }
 
-/*
- * A spawn is a weft call like any other for the coop budget: a task that
- * spawns in a loop yields every WEFT__BUDGET spawns, and its worker runs
- * the children while their blocks and stacks are still in its cache.
- * Without it the spawner's worker only spawned and the other workers ran
- * everything through the overflow and inject queues, with the spawned
- * blocks piling up faster than they ran (spawn_many: 60-70 ns per task
- * and 50-90 MB live; with it 35 ns and a few hundred tasks live).
- */
+/* Never a suspension point (API.md: not (S)): a spawn does not spend coop
+ * budget, so code holding a lock of its own may spawn.  A yield every 128
+ * spawns made spawn_many twice as fast (its worker ran the children while
+ * hot), but would make every spawn a place where the task may switch out. */
 weft_task *weft_spawn(int (*fn)(void *), void *arg)
 {
-	weft_task *t = weft__spawn_in(NULL, fn, arg);
-
-	if (t)
-		weft__coop_tick(weft__tls_worker);
-	return t;
+	return weft__spawn_in(NULL, fn, arg);
 }
 
 /* A task on rt from outside its workers; main: it is weft_run's main task

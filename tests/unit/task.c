@@ -103,6 +103,45 @@ Test(task, joining_many_tasks_returns_each_status)
 	}
 }
 
+/*
+ * weft_spawn is not a suspension point (API.md: not (S)), as asyncio's
+ * create_task: on one worker, no child runs before the spawner suspends,
+ * however many it spawns (a coop tick in spawn would yield every 128).
+ */
+#define QUIET_SPAWNS 5000
+
+static int count_one(void *arg)
+{
+	atomic_fetch_add_explicit((_Atomic int *)arg, 1, memory_order_relaxed);
+	return 0;
+}
+
+static int quiet_spawn_main(void *arg)
+{
+	static weft_task *ts[QUIET_SPAWNS];
+	_Atomic int ran = 0;
+	int i, before;
+
+	for (i = 0; i < QUIET_SPAWNS; i++) {
+		ts[i] = weft_spawn(count_one, &ran);
+		cr_assert_not_null(ts[i], "spawn %d failed: errno %d", i, errno);
+	}
+	before = atomic_load(&ran);
+	for (i = 0; i < QUIET_SPAWNS; i++)
+		cr_assert_eq(weft_join(ts[i]), 0);
+	cr_assert_eq(before, 0, "%d children ran while their spawner never "
+		     "suspended", before);
+	cr_assert_eq(atomic_load(&ran), QUIET_SPAWNS);
+	return 0;
+}
+
+Test(task, spawning_never_suspends_the_spawner)
+{
+	int r = t_run(quiet_spawn_main, NULL, 1);
+
+	cr_assert_eq(r, 0, "weft_run returned %d", r);
+}
+
 static int join_finished_main(void *arg)
 {
 	weft_task *t = weft_spawn(ret_arg, (void *)(intptr_t)77);
