@@ -14,6 +14,7 @@
  * empties.  No idle timeout by default, as Redis's "timeout 0".
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,10 @@ static int run_all(struct conn *c)
 {
 	struct resp_cmd cmd;
 	char msg[sizeof(cmd.err) + 4];
+	/* One clock read per read buffer, not per command: a pipelined
+	 * burst is one instant for expiry, as a Redis event-loop cycle
+	 * (the read was 4.5% of a -P 16 run's time). */
+	uint64_t now = weft_now();
 	size_t off = 0;
 	ssize_t r;
 	int ret = 0;
@@ -100,8 +105,8 @@ static int run_all(struct conn *c)
 		if (r <= 0)
 			break;
 		off += (size_t)r;
-		if (resp_exec(store, cmd.argv, cmd.argc, &c->out,
-			      weft_now()) == RESP_EXEC_CLOSE) {
+		if (resp_exec(store, cmd.argv, cmd.argc, &c->out, now) ==
+		    RESP_EXEC_CLOSE) {
 			ret = 1;
 			break;
 		}
