@@ -650,7 +650,7 @@ void weft__coop_tick_slow(struct worker *w)
 #define CONTENTION_HIT 16u
 #define CONTENTION_MOVE 1024u
 
-void weft__coop_tick_contended(struct worker *w, bool contended)
+void weft__coop_tick_contended_slow(struct worker *w, bool contended)
 {
 	/* Fuzzing: now and then move anyway, so the seeded test runs take
 	 * this path without needing two cores to collide. */

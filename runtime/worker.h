@@ -218,9 +218,19 @@ static inline void weft__coop_tick(struct worker *w)
 	weft__coop_tick_slow(w);
 }
 
+void weft__coop_tick_contended_slow(struct worker *w, bool contended);
+
 /* weft__coop_tick after an operation on a shared structure whose lock
  * was, or was not, held by another worker at the first try: a task that
- * keeps meeting another worker there moves (worker.c, "Contention"). */
-void weft__coop_tick_contended(struct worker *w, bool contended);
+ * keeps meeting another worker there moves (worker.c, "Contention").
+ * Inline: the common case is no contention, then a plain tick. */
+static inline void weft__coop_tick_contended(struct worker *w, bool contended)
+{
+	if (likely(!contended && !w->contention && !w->fuzz)) {
+		weft__coop_tick(w);
+		return;
+	}
+	weft__coop_tick_contended_slow(w, contended);
+}
 
 #endif /* WEFT_RUNTIME_WORKER_H */
