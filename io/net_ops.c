@@ -42,6 +42,7 @@ static int wait_ready(struct worker *w, int fd, bool in)
 {
 	int r;
 
+	w->net_waits++;		/* worker.c: courtesy */
 	if (weft__io_uring(w)) {
 		r = weft__uring_poll_fd(w, fd, in ? POLLIN : POLLOUT);
 		return r < 0 ? r : 0;
@@ -204,6 +205,7 @@ static ssize_t sock_transfer(int fd, void *buf, size_t len, int flags,
 				return r;
 			}
 			sqe = weft__io_sqe(w);
+			w->net_waits++;		/* worker.c: courtesy */
 			if (in)
 				io_uring_prep_recv(sqe, fd, buf, len, flags);
 			else

@@ -61,6 +61,9 @@ struct worker {
 	struct weft_task *yq_head, *yq_tail;
 	unsigned tick;
 	uint64_t awake_since;		/* last park or courtesy yield (ns) */
+	/* Socket operations this worker put in its driver, and the count at
+	 * the last courtesy yield (worker.c). */
+	unsigned net_waits, net_waits_seen;
 	int budget;			/* coop budget of the current task */
 	bool searching;
 	/* A victim's short queue we left alone (worker.c: worth_stealing). */
