@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "io/op.h"
+#include "runtime/task.h"
 #include "weft.h"
 
 #define RW_MAX 0x7ffff000ul
@@ -162,6 +163,47 @@ static bool is_input(const struct file_job *j)
 	return j->call == F_READ || j->call == F_READV;
 }
 
+/*
+ * io_uring: a positional read first tries preadv2(RWF_NOWAIT), which the
+ * kernel serves only from the page cache and never blocks for.  A cached
+ * read then costs one system call and no trip through the ring, and the
+ * task stays runnable, so any worker may run its next read: with reads
+ * parked on a ring, a worker that lost its CPU held its tasks' completions
+ * until it ran again (file_read fell from 28 to 16-19 GB/s whenever the
+ * two workers shared one CPU).  What the cache cannot serve (EAGAIN), and
+ * any other failure, goes to the ring, which gives the real answer; the
+ * task then skips the direct try on that descriptor until a ring read on
+ * it completes.  A short direct read is finished through the ring, so a
+ * read stops short only where the ring's would (end of file).  Returns
+ * -EAGAIN when the ring should take the whole call.
+ */
+static ssize_t read_direct(struct worker *w, struct file_job *j)
+{
+	struct weft_task *t = w->current;
+	struct io_uring_sqe *sqe;
+	struct iovec one = { j->buf, j->len };
+	ssize_t r, rest;
+
+	if (j->call != F_READ || j->off < 0 || j->len == 0 ||
+	    t->io_read_cold_fd == j->fd)
+		return -EAGAIN;
+	r = preadv2(j->fd, &one, 1, j->off, RWF_NOWAIT);
+	if (r < 0) {
+		t->io_read_cold_fd = j->fd;
+		return -EAGAIN;
+	}
+	if (r == 0 || (size_t)r == j->len) {
+		weft__coop_tick(w);	/* did not suspend */
+		return r;
+	}
+	sqe = weft__io_sqe(w);
+	io_uring_prep_read(sqe, j->fd, (char *)j->buf + r,
+			   (unsigned)(j->len - (size_t)r),
+			   (uint64_t)(j->off + r));
+	rest = weft__io_submit_wait(sqe);
+	return rest > 0 ? r + rest : r;
+}
+
 static ssize_t run(struct file_job *j)
 {
 	struct worker *w;
@@ -174,12 +216,21 @@ static ssize_t run(struct file_job *j)
 		/* After a wait the task may run on another worker. */
 		w = weft__worker_self();
 		if (weft__io_uring(w)) {
-			struct io_uring_sqe *sqe = weft__io_sqe(w);
+			struct io_uring_sqe *sqe;
 
+			r = read_direct(w, j);
+			if (r != -EAGAIN)
+				return r;
+			sqe = weft__io_sqe(w);
 			prep(sqe, j, &stx);
 			r = weft__io_submit_wait(sqe);
 			if (r == 0 && j->call == F_STAT)
 				statx_to_stat(&stx, j->st);
+			/* The cache may hold the next read: try again. */
+			w = weft__worker_self();
+			if (j->call == F_READ && r >= 0 &&
+			    w->current->io_read_cold_fd == j->fd)
+				w->current->io_read_cold_fd = -1;
 		} else if (j->call == F_CLOSE) {
 			r = do_call(j);	/* never blocks: no pool round trip */
 		} else if (!may_wait(j) || weft__epoll_fd_is_file(j->fd)) {

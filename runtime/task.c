@@ -70,6 +70,7 @@ struct weft_task *weft__task_new(struct weft_runtime *rt, int (*fn)(void *),
 	t->name[0] = '\0';
 	t->io_recv_hot_fd = -1;
 	t->io_send_full_fd = -1;
+	t->io_read_cold_fd = -1;
 	return t;
 }
 

@@ -100,6 +100,9 @@ struct weft_task {
 	 * first), and the one whose last direct send found it full. */
 	int io_recv_hot_fd;
 	int io_send_full_fd;
+	/* io/file_ops.c: the descriptor whose last direct read could not be
+	 * served from the page cache (-1: none). */
+	int io_read_cold_fd;
 	/* Its one-task inject batch (inject.c). */
 	_Alignas(8) unsigned char inject[WEFT__INJECT_EMBED];
 };

@@ -268,6 +268,62 @@ Test(io_file, write_and_read_at_offsets_move_exact_bytes)
 	RUN_EACH(offsets_main);
 }
 
+/*
+ * A positional read tries the page cache first (io_uring backend,
+ * file_ops.c): a range cached only in part, or not at all, must still
+ * come back whole, as the ring's read would.  The second half of the file
+ * is dropped from the cache (clean pages, after fsync) before one read
+ * spans both halves; then the whole file is dropped and read again.
+ */
+#define PARTLY (4u << 20)
+
+static void fill_pattern(unsigned char *p, size_t n, unsigned salt)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)((i * 131 + salt) ^ (i >> 12));
+}
+
+static int partly_cached_main(void *arg)
+{
+	struct dir *d = arg;
+	unsigned char *want = malloc(PARTLY), *got = malloc(PARTLY);
+	char path[128];
+	ssize_t r;
+	int fd, pass;
+
+	cr_assert(want && got);
+	fill_pattern(want, PARTLY, 7);
+	dir_file(d, "partly", path, sizeof(path));
+	fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0, "open: errno %d", errno);
+	cr_assert_eq(pwrite(fd, want, PARTLY, 0), (ssize_t)PARTLY);
+	cr_assert_eq(fsync(fd), 0);
+	for (pass = 0; pass < 3; pass++) {
+		/* 0: second half dropped; 1: all of it; 2: all cached. */
+		if (pass < 2)
+			cr_assert_eq(posix_fadvise(fd, pass ? 0 : PARTLY / 2,
+						   pass ? 0 : PARTLY / 2,
+						   POSIX_FADV_DONTNEED), 0);
+		memset(got, 0, PARTLY);
+		r = weft_read(fd, got, PARTLY, 0);
+		cr_assert_eq(r, (ssize_t)PARTLY, "pass %d: read returned %zd",
+			     pass, r);
+		cr_assert_eq(memcmp(got, want, PARTLY), 0, "pass %d: wrong "
+			     "bytes", pass);
+	}
+	close(fd);
+	free(want);
+	free(got);
+	return 0;
+}
+
+Test(io_file, a_read_over_a_partly_cached_range_returns_every_byte)
+{
+	RUN_EACH(partly_cached_main);
+}
+
 static int position_main(void *arg)
 {
 	struct dir *d = arg;
