@@ -701,8 +701,17 @@ static void task_entry(void *arg)
  * a_task_that_never_suspends_run_elsewhere), and longer queues are stolen
  * from at once.
  */
-/* (Half the queue in the small_queues test build, so steals still run.) */
-#define SHORT_QUEUE (WEFT__RQ_CAP < 16 ? WEFT__RQ_CAP / 2 : 8)
+/*
+ * 32, not 8: a thief that drains a busy owner's queue as fast as it fills
+ * then steals a few tasks at a time, and each steal's CAS meets the
+ * owner's push CAS on the same word; spawn_many fell into that mode in
+ * runs of several (120-146 ns per task, nearly every task stolen).  With
+ * 32 a steal takes 16 or more.  Interleaved medians, 8 -> 32: yield_many
+ * 12.4 -> 9.6 ns, mutex 15.2 -> 14.1, ping_pong 54.6 -> 51.7, channel_mpmc
+ * 16.7 -> 16.0, skynet 65.3 -> 63.2, fib 59.8 -> 63.2 (noise range).
+ * (Half the queue in the small_queues test build, so steals still run.)
+ */
+#define SHORT_QUEUE (WEFT__RQ_CAP < 64 ? WEFT__RQ_CAP / 2 : 32)
 #define SHORT_PATIENCE_NS 50000
 
 static bool worth_stealing(struct worker *w, struct worker *v)
