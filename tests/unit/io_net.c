@@ -479,22 +479,17 @@ static int receiver(void *arg)
  */
 struct late_send {
 	int fd;
-	const char *a, *b;	/* sent with a pause between */
+	const char *msg;
 };
 
+/* Spawned just before the reader's recv, this task waits in its spawner's
+ * LIFO slot, which no other worker takes: it runs once the reader has
+ * suspended in that recv, so its bytes arrive late without a sleep. */
 static int late_sender(void *arg)
 {
 	struct late_send *l = arg;
 
-	if (weft_sleep(20 * MS) < 0)
-		return -1;
-	if (weft_send_all(l->fd, l->a, strlen(l->a), 0) < 0)
-		return -2;
-	if (!l->b)
-		return 0;
-	if (weft_sleep(20 * MS) < 0)
-		return -3;
-	return weft_send_all(l->fd, l->b, strlen(l->b), 0) < 0 ? -4 : 0;
+	return weft_send_all(l->fd, l->msg, strlen(l->msg), 0) < 0 ? -1 : 0;
 }
 
 /* Recv exactly n bytes of 'x' on s (sent before). */
@@ -534,7 +529,7 @@ static int recv_after_full_main(void *arg)
 	for (i = 0; i < 3; i++)
 		recv_xs(s, buf, sizeof(buf));
 	/* Nothing queued now: the recv must wait for the late bytes. */
-	l = (struct late_send){ c, "late", NULL };
+	l = (struct late_send){ c, "late" };
 	t = weft_spawn(late_sender, &l);
 	cr_assert_not_null(t);
 	WEFT_WITH_TIMEOUT(BOUND)
@@ -545,11 +540,13 @@ static int recv_after_full_main(void *arg)
 		     "returned %zd", r);
 	cr_assert_eq(memcmp(buf, "late", 4), 0);
 	cr_assert_eq(weft_join(t), 0);
-	/* Full again, then MSG_WAITALL across two late sends. */
+	/* Full again, then MSG_WAITALL: half of it is queued, the other
+	 * half comes late, so the call must wait past what is there. */
 	memset(buf, 'x', sizeof(buf));
 	cr_assert_eq(weft_send_all(c, buf, sizeof(buf), 0), 1000);
 	recv_xs(s, buf, sizeof(buf));
-	l = (struct late_send){ c, "first half,", "second half" };
+	cr_assert_eq(weft_send_all(c, "first half,", 11, 0), 11);
+	l = (struct late_send){ c, "second half" };
 	t = weft_spawn(late_sender, &l);
 	cr_assert_not_null(t);
 	WEFT_WITH_TIMEOUT(BOUND)
@@ -570,8 +567,9 @@ Test(io_net, a_recv_after_full_ones_still_waits_when_nothing_is_queued)
 }
 
 /*
- * A send that finds the socket full (tiny buffers, a reader that starts
- * late) waits for room, and later sends still move every byte in order:
+ * A send that finds the socket full (tiny buffers, filled before the
+ * sender starts) waits for room, and later sends still move every byte in
+ * order:
  * on io_uring the first sends go direct, the one that meets a full socket
  * goes to the ring, and a whole send brings the direct path back.
  */
@@ -582,6 +580,8 @@ static int full_socket_main(void *arg)
 	struct xfer tx, rx;
 	weft_task *ts, *tr;
 	int c, s, small = 4096;
+	size_t k = 0;
+	ssize_t r;
 
 	cr_assert_not_null(src);
 	fill_random(src, N, 7);
@@ -590,18 +590,24 @@ static int full_socket_main(void *arg)
 				sizeof(small)), 0);
 	cr_assert_eq(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small,
 				sizeof(small)), 0);
-	tx = (struct xfer){ c, src, N, 0 };
+	/* Fill the connection with plain non-blocking sends until it says
+	 * EAGAIN: full, whatever the timing, before any task sends. */
+	while ((r = send(c, src + k, N - k, MSG_DONTWAIT)) > 0)
+		k += (size_t)r;
+	cr_assert(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK),
+		  "filling send: %zd, errno %d", r, errno);
+	cr_assert_lt(k, (size_t)N, "4 KiB buffers held the whole MiB");
+	tx = (struct xfer){ c, src + k, N - k, 0 };
 	rx = (struct xfer){ s, src, N, 0 };
 	ts = weft_spawn(sender, &tx);
 	cr_assert_not_null(ts);
-	/* The sender fills both buffers and must wait before the reader
-	 * starts. */
-	cr_assert_eq(weft_sleep(30 * MS), 0);
+	/* Let the sender meet the full socket before the reader starts. */
+	cr_assert_eq(weft_yield(), 0);
 	tr = weft_spawn(receiver, &rx);
 	cr_assert_not_null(tr);
 	cr_assert_eq(weft_join_timeout(tr, 60 * SEC), 0, "receiver");
 	cr_assert_eq(weft_join_timeout(ts, 60 * SEC), 0, "sender");
-	cr_assert_eq(tx.result, (ssize_t)N, "send_all returned %zd",
+	cr_assert_eq(tx.result, (ssize_t)(N - k), "send_all returned %zd",
 		     tx.result);
 	cr_assert_eq(rx.result, (ssize_t)N, "receiver: %zd (-EILSEQ: "
 		     "corrupt bytes)", rx.result);
