@@ -156,7 +156,7 @@ static ssize_t sock_direct(struct weft_task *t, int fd, void *buf,
 	r = in ? recv(fd, buf, len, flags | MSG_DONTWAIT)
 	       : send(fd, buf, len, flags | MSG_DONTWAIT);
 	if (r < 0) {
-		r = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		r = -errno;	/* EWOULDBLOCK is EAGAIN on Linux */
 		if (r == -EAGAIN || r == -EINTR) {
 			if (in)
 				t->io_recv_hot_fd = -1;

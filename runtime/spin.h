@@ -37,20 +37,19 @@ static inline void weft__spin_lock_slow(weft__spin *l)
 	} while (atomic_exchange_explicit(&l->v, 1, memory_order_acquire));
 }
 
-static inline void weft__spin_lock(weft__spin *l)
-{
-	if (atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
-		weft__spin_lock_slow(l);
-}
-
-/* weft__spin_lock that says whether another thread held the lock at the
- * first try (contention worth acting on: see weft__coop_tick_contended). */
+/* Take the lock; true if another thread held it at the first try
+ * (contention worth acting on: see weft__coop_tick_contended). */
 static inline bool weft__spin_lock_contended(weft__spin *l)
 {
 	if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
 		return false;
 	weft__spin_lock_slow(l);
 	return true;
+}
+
+static inline void weft__spin_lock(weft__spin *l)
+{
+	(void)weft__spin_lock_contended(l);
 }
 
 static inline void weft__spin_unlock(weft__spin *l)

@@ -702,13 +702,13 @@ static void task_entry(void *arg)
  * from at once.
  */
 /*
- * 32, not 8: a thief that drains a busy owner's queue as fast as it fills
- * then steals a few tasks at a time, and each steal's CAS meets the
- * owner's push CAS on the same word; spawn_many fell into that mode in
- * runs of several (120-146 ns per task, nearly every task stolen).  With
- * 32 a steal takes 16 or more.  Interleaved medians, 8 -> 32: yield_many
- * 12.4 -> 9.6 ns, mutex 15.2 -> 14.1, ping_pong 54.6 -> 51.7, channel_mpmc
- * 16.7 -> 16.0, skynet 65.3 -> 63.2, fib 59.8 -> 63.2 (noise range).
+ * 32, not 8: a steal takes 16 tasks or more, so a thief that drains a busy
+ * owner's queue meets the owner's push CAS on the queue word less often.
+ * Interleaved medians, 8 -> 32: yield_many 12.4 -> 9.6 ns, mutex 15.2 ->
+ * 14.1, ping_pong 54.6 -> 51.7, channel_mpmc 16.7 -> 16.0, skynet 65.3 ->
+ * 63.2, fib 59.8 -> 63.2 (noise range).  It does not cure spawn_many's
+ * steal mode (108-146 ns per task, nearly every task stolen, the owner's
+ * push CAS stalled on the line the thief keeps reading): docs/design.md.
  * (Half the queue in the small_queues test build, so steals still run.)
  */
 #define SHORT_QUEUE (WEFT__RQ_CAP < 64 ? WEFT__RQ_CAP / 2 : 32)
@@ -782,7 +782,8 @@ static void end_search(struct worker *w)
  * again: sched_yield returns at once when nothing else wants the CPU, and
  * under EEVDF moves only our deadline, not our share.  tcp_echo (2 workers
  * and 2 client threads on 2 CPUs), p99: 8.0 ms without, 2.8-4.5 with 1 ms,
- * 0.67-0.83 ms with 100 us; throughput unchanged.
+ * 0.67-0.96 ms with 100 us in most runs (4.3, one tick, in the rest);
+ * throughput unchanged.
  *
  * Not for file reads: they complete without anyone else's help, and when
  * both workers shared one CPU (the other busy elsewhere) the yields only

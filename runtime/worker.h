@@ -211,8 +211,8 @@ void weft__switch_away(enum switch_action action);
 void weft__coop_tick_slow(struct worker *w);
 
 /* One coop tick of the current task: yields when its budget is spent.
- * Inline: it is on every spawn, send and lock, and the common case is a
- * decrement and a test. */
+ * Inline: it is on every channel operation, lock and direct I/O call, and
+ * the common case is a decrement and a test. */
 static inline void weft__coop_tick(struct worker *w)
 {
 	if (likely(--w->budget > 0 &&

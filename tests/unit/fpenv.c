@@ -69,18 +69,28 @@ static int nearest_task(void *arg)
 	return 0;
 }
 
+/* Spawn one task per function, then join each: all must return 0. */
+static void spawn_and_join(int (*const fns[])(void *), size_t n)
+{
+	weft_task *ts[4];
+	size_t i;
+
+	cr_assert_leq(n, sizeof(ts) / sizeof(ts[0]));
+	for (i = 0; i < n; i++) {
+		ts[i] = weft_spawn(fns[i], NULL);
+		cr_assert_not_null(ts[i], "spawn %zu", i);
+	}
+	for (i = 0; i < n; i++)
+		cr_assert_eq(weft_join(ts[i]), 0, "task %zu", i);
+}
+
 static int rounding_main(void *arg)
 {
-	weft_task *a, *b, *c;
+	static int (*const fns[])(void *) = { upward_task, nearest_task,
+					      nearest_task };
 
 	(void)arg;
-	a = weft_spawn(upward_task, NULL);
-	b = weft_spawn(nearest_task, NULL);
-	c = weft_spawn(nearest_task, NULL);
-	cr_assert(a && b && c);
-	cr_assert_eq(weft_join(a), 0);
-	cr_assert_eq(weft_join(b), 0);
-	cr_assert_eq(weft_join(c), 0);
+	spawn_and_join(fns, 3);
 	return 0;
 }
 
@@ -131,14 +141,10 @@ static int x87_other(void *arg)
 
 static int x87_main(void *arg)
 {
-	weft_task *a, *b;
+	static int (*const fns[])(void *) = { x87_task, x87_other };
 
 	(void)arg;
-	a = weft_spawn(x87_task, NULL);
-	b = weft_spawn(x87_other, NULL);
-	cr_assert(a && b);
-	cr_assert_eq(weft_join(a), 0);
-	cr_assert_eq(weft_join(b), 0);
+	spawn_and_join(fns, 2);
 	return 0;
 }
 
