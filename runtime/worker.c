@@ -706,9 +706,9 @@ static void task_entry(void *arg)
  * owner's queue meets the owner's push CAS on the queue word less often.
  * Interleaved medians, 8 -> 32: yield_many 12.4 -> 9.6 ns, mutex 15.2 ->
  * 14.1, ping_pong 54.6 -> 51.7, channel_mpmc 16.7 -> 16.0, skynet 65.3 ->
- * 63.2, fib 59.8 -> 63.2 (noise range).  It does not cure spawn_many's
- * steal mode (108-146 ns per task, nearly every task stolen, the owner's
- * push CAS stalled on the line the thief keeps reading): docs/design.md.
+ * 63.2, fib 59.8 -> 63.2 (noise range).  spawn_many's slow mode (nearly
+ * every task stolen) comes from a CPU shared with other load, not from
+ * this bound: docs/design.md.
  * (Half the queue in the small_queues test build, so steals still run.)
  */
 #define SHORT_QUEUE (WEFT__RQ_CAP < 64 ? WEFT__RQ_CAP / 2 : 32)
