@@ -86,11 +86,12 @@ int bench_report(const struct bench_result *r)
 	       r->name, (long long)r->n, ns / 1e6, per,
 	       r->ok ? "ok" : "FAIL", r->extra, peak_rss_kib());
 	if (have_stats && getenv("WEFT_BENCH_STATS"))
-		printf(" polls=%llu steals=%llu parks=%llu inject_pops=%llu "
-		       "io_ops=%llu",
+		printf(" polls=%llu steals=%llu parks=%llu wakeups=%llu "
+		       "inject_pops=%llu io_ops=%llu",
 		       (unsigned long long)last_stats.polls,
 		       (unsigned long long)last_stats.steals,
 		       (unsigned long long)last_stats.parks,
+		       (unsigned long long)last_stats.wakeups,
 		       (unsigned long long)last_stats.inject_pops,
 		       (unsigned long long)last_stats.io_ops);
 	printf("\n");

@@ -83,6 +83,13 @@ typedef struct weft_config {
 	 * env WEFT_IO_BACKEND=uring|epoll), WEFT_IO_URING (fail with
 	 * ENOSYS where io_uring cannot be used), WEFT_IO_EPOLL. */
 	int io_backend;
+	/* io_uring: a worker that parks with many operations in flight (a
+	 * server under load) lets completions gather for up to this many
+	 * microseconds once the first has come, so one wake-up runs several
+	 * (env WEFT_IO_BATCH_US).  0: the default, 10; negative: off, every
+	 * completion wakes at once.  At most 1000.  Kernels before 6.12
+	 * cannot do it: off there. */
+	int io_batch_us;
 	/* Reserved for growth: keep zero. */
 	uint64_t reserved[7];
 } weft_config;
@@ -825,7 +832,10 @@ typedef struct weft_stats {
 	uint64_t inject_pops;    /* tasks taken from the inject queue */
 	uint64_t io_ops;
 	uint64_t blocking_threads; /* blocking pool threads alive now */
-	uint64_t reserved[8];
+	/* Returns from a sleep in the I/O driver (a park may sleep several
+	 * times: each completion that wakes no task here is one). */
+	uint64_t wakeups;
+	uint64_t reserved[7];
 } weft_stats;
 
 /* Sum the per-worker counters of rt (NULL: the current runtime). */

@@ -133,7 +133,7 @@ static int init_one(struct worker *w)
 	if (r < 0)
 		return r;
 	if (io->backend == WEFT__IO_URING)
-		return weft__uring_init(io);
+		return weft__uring_init(io, w->rt->cfg.io_batch_us);
 	return weft__epoll_init(io);
 }
 

@@ -57,6 +57,8 @@ struct weft__io {
 	struct io_uring ring;
 	bool ring_ready;
 	bool efd_armed;
+	/* Batched wake-ups (uring.c): microseconds, 0 when off. */
+	unsigned batch_us;
 	uint64_t efd_buf;
 	_Atomic(struct weft__uring_op *) cancel_inbox;
 
@@ -81,7 +83,8 @@ static inline struct weft__io *weft__io_of(struct worker *w)
 
 /* ---- io_uring (uring.c, uring_op.c) */
 int weft__uring_probe(void);
-int weft__uring_init(struct weft__io *io);
+/* batch_us: weft_config.io_batch_us (kept where the kernel has it). */
+int weft__uring_init(struct weft__io *io, int batch_us);
 void weft__uring_fini(struct weft__io *io);
 void weft__uring_start(struct weft__io *io);
 bool weft__uring_poll(struct weft__io *io);

@@ -10,6 +10,7 @@
  * it keeps armed for threads that have no ring.
  */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -23,6 +24,9 @@
 #define RING_ENTRIES 256
 #define CQ_ENTRIES 4096
 
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER (1U << 12)
 #endif
@@ -108,7 +112,7 @@ static int setup_first(struct io_uring *ring)
 	return 0;
 }
 
-int weft__uring_init(struct weft__io *io)
+int weft__uring_init(struct weft__io *io, int batch_us)
 {
 	int set = atomic_load(&chosen_set);
 	int r;
@@ -122,6 +126,8 @@ int weft__uring_init(struct weft__io *io)
 	if (r < 0)
 		return r;
 	io->ring_ready = true;
+	if (batch_us > 0 && (io->ring.features & IORING_FEAT_MIN_TIMEOUT))
+		io->batch_us = (unsigned)batch_us;
 	return 0;
 }
 
@@ -224,6 +230,56 @@ bool weft__uring_poll(struct weft__io *io)
 	return reap(io) || woke;
 }
 
+/*
+ * Batched wake-ups.  A server under load keeps an operation in flight per
+ * connection, and its completions come one at a time: woken for each, a
+ * worker sleeps and wakes tens of thousands of times a second, and each
+ * round trip through the scheduler costs more than the work it wakes for
+ * (redis-benchmark -P 16 on 2 CPUs: 14,000 sleeps per worker per 0.5 s,
+ * 7% below redis-server; batched: 4,000, 4% above it).  So a worker that
+ * parks with at least BATCH_INFLIGHT operations in flight asks the kernel
+ * (min_wait_usec, Linux 6.12) to wake it for BATCH_WAKE_NR completions,
+ * or batch_us after the first: what it delays is bounded by batch_us.
+ * With fewer in flight, a completion is likely someone's request-response
+ * round trip, and it wakes the worker at once.  A wake-up from another
+ * worker counts as a completion, so it can wait batch_us too.
+ */
+#define BATCH_INFLIGHT 16
+#define BATCH_WAKE_NR 16
+
+/* io_uring_getevents_arg with the field Linux 6.12 named min_wait_usec
+ * (liburing 2.3 calls it pad and has no call that sets it). */
+struct getevents_arg_min_wait {
+	uint64_t sigmask;
+	uint32_t sigmask_sz;
+	uint32_t min_wait_usec;
+	uint64_t ts;
+};
+
+/* Submit what is queued and wait as above; tp must not be NULL (with no
+ * overall timeout, the kernel ends the wait at min_wait_usec even when
+ * nothing came). */
+static void submit_and_wait_batched(struct weft__io *io,
+				    struct __kernel_timespec *tp)
+{
+	struct io_uring_sq *sq = &io->ring.sq;
+	struct getevents_arg_min_wait arg;
+	unsigned tail = sq->sqe_tail;
+
+	/* Publish the SQEs our tasks prepared, as io_uring_submit does. */
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	memset(&arg, 0, sizeof(arg));
+	arg.sigmask_sz = _NSIG / 8;
+	arg.min_wait_usec = io->batch_us;
+	arg.ts = (uint64_t)(uintptr_t)tp;
+	syscall(__NR_io_uring_enter, io->ring.ring_fd, tail - *sq->khead,
+		BATCH_WAKE_NR, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+		&arg, sizeof(arg));
+}
+
 bool weft__uring_park(struct worker *w, uint64_t until)
 {
 	struct weft__io *io = w->io;
@@ -249,8 +305,19 @@ bool weft__uring_park(struct worker *w, uint64_t until)
 		ts.tv_nsec = (long long)(d % 1000000000ull);
 		tp = &ts;
 	}
-	/* Submits and waits in one enter; -ETIME when the timer is due. */
-	io_uring_submit_and_wait_timeout(&io->ring, &cqe, 1, tp, NULL);
+	if (io->batch_us && io->inflight >= BATCH_INFLIGHT) {
+		if (!tp) {
+			/* An hour stands for no timeout (see above). */
+			ts.tv_sec = 3600;
+			ts.tv_nsec = 0;
+			tp = &ts;
+		}
+		submit_and_wait_batched(io, tp);
+	} else {
+		/* Submits and waits in one enter; -ETIME when the timer is
+		 * due. */
+		io_uring_submit_and_wait_timeout(&io->ring, &cqe, 1, tp, NULL);
+	}
 	atomic_store_explicit(&io->parked, 0, memory_order_relaxed);
 	return reap(io);
 }

@@ -15,6 +15,11 @@
 #define STACK_DEFAULT (64u * 1024)
 #define STACK_MIN (16u * 1024)
 #define WORKERS_MAX 1024u
+/* Batched io_uring wake-ups (weft_config.io_batch_us): 10 us saves most
+ * wake-ups of a loaded server (redis-benchmark -P 16: 14,000 to 4,000 per
+ * worker per 0.5 s) and is a small part of any network round trip. */
+#define IO_BATCH_US_DEFAULT 10
+#define IO_BATCH_US_MAX 1000
 
 /* Parse env NAME as an unsigned number; 0 when unset, -EINVAL if bad. */
 static int env_u64(const char *name, uint64_t *out)
@@ -94,6 +99,19 @@ int weft__config_resolve(const weft_config *cfg, weft_config *out)
 	if (out->debug && weft__config_debug_slow_ms() < 0)
 		return -EINVAL;
 	if (!out->sched_seed && env_u64("WEFT_SCHED_SEED", &out->sched_seed) < 0)
+		return -EINVAL;
+	if (!out->io_batch_us) {
+		/* Set and 0 means off; unset means the default. */
+		const char *e = getenv("WEFT_IO_BATCH_US");
+
+		if (env_u64("WEFT_IO_BATCH_US", &v) < 0 || v > IO_BATCH_US_MAX)
+			return -EINVAL;
+		if (!e || !*e)
+			out->io_batch_us = IO_BATCH_US_DEFAULT;
+		else
+			out->io_batch_us = v ? (int)v : -1;
+	}
+	if (out->io_batch_us > IO_BATCH_US_MAX)
 		return -EINVAL;
 	if (!out->stack_size)
 		out->stack_size = STACK_DEFAULT;

@@ -373,6 +373,8 @@ int weft_stats_get(weft_runtime *rt, weft_stats *out)
 						    memory_order_relaxed);
 		out->parks += atomic_load_explicit(&c->parks,
 						   memory_order_relaxed);
+		out->wakeups += atomic_load_explicit(&c->wakeups,
+						     memory_order_relaxed);
 		out->inject_pops += atomic_load_explicit(
 			&c->inject_pops, memory_order_relaxed);
 		out->io_ops += atomic_load_explicit(&c->io_ops,

@@ -871,6 +871,7 @@ static bool sleep_until(struct worker *w, uint64_t until)
 		 * (belt and braces: wakes made while we park go to the
 		 * queue, see io_reaping). */
 		own_work = weft__driver_park(w, until) || w->lifo;
+		count(&w->c.wakeups);
 		if (own_work ||
 		    (until != WEFT__FOREVER && weft__now() >= until)) {
 			if (weft__idle_unpark_self(&w->rt->idle, w))

@@ -42,6 +42,7 @@ struct worker_counters {
 	_Atomic uint64_t polls;
 	_Atomic uint64_t steals;
 	_Atomic uint64_t parks;
+	_Atomic uint64_t wakeups;
 	_Atomic uint64_t inject_pops;
 	_Atomic uint64_t io_ops;
 };
