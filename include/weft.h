@@ -84,9 +84,9 @@ typedef struct weft_config {
 	 * ENOSYS where io_uring cannot be used), WEFT_IO_EPOLL. */
 	int io_backend;
 	/* io_uring: a worker that parks with many operations in flight (a
-	 * server under load) lets completions gather for up to this many
-	 * microseconds once the first has come, so one wake-up runs several
-	 * (env WEFT_IO_BATCH_US).  0: the default, 10; negative: off, every
+	 * server under load) lets completions gather during the first this
+	 * many microseconds of its sleep, so one wake-up runs several (env
+	 * WEFT_IO_BATCH_US).  0: the default, 10; negative: off, every
 	 * completion wakes at once.  At most 1000.  Kernels before 6.12
 	 * cannot do it: off there. */
 	int io_batch_us;

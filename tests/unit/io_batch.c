@@ -1,8 +1,8 @@
 /*
  * Batched io_uring wake-ups (weft_config.io_batch_us, io/uring.c): a worker
- * parked with many operations in flight waits for several completions or
- * batch_us after the first.  What must hold either way, batching on (the
- * default, and the longest, 1000 us) or off:
+ * parked with many operations in flight wakes, during the first batch_us
+ * of its sleep, only for several completions.  What must hold either way,
+ * batching on (the default, and the longest, 1000 us) or off:
  *   - a lone completion among many in flight still wakes its task soon;
  *   - a timer still fires on time, and an idle worker sleeps (it does not
  *     wake every batch_us for nothing);
