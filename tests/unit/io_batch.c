@@ -47,6 +47,21 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Run fn as the main task of a runtime of `workers`, once per setting. */
+static void run_each_setting(int (*fn)(void *), unsigned workers)
+{
+	weft_config cfg;
+	unsigned i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.io_batch_us = batch_settings[i];
+		cr_assert_eq(t_run_cfg(fn, NULL, workers, &cfg), 0,
+			     "io_batch_us %d, %u workers", cfg.io_batch_us,
+			     workers);
+	}
+}
+
 /* NPENDING socket pairs, each with a task waiting in a recv of 1 byte. */
 struct pending {
 	int fds[NPENDING][2];
@@ -138,11 +153,17 @@ static void poke_start(struct poke *k)
 	cr_assert_eq(r, 0, "pthread_create: %d", r);
 }
 
-static uint64_t poke_end(struct poke *k)
+/* Join the poking thread; what it did must have reached us (at `woke`)
+ * soon after. */
+static void assert_prompt(struct poke *k, uint64_t woke, const char *what)
 {
+	uint64_t at;
+
 	pthread_join(k->thread, NULL);
-	cr_assert_neq(atomic_load(&k->at), 0, "the poking thread's write");
-	return atomic_load(&k->at);
+	at = atomic_load(&k->at);
+	cr_assert_neq(at, 0, "the poking thread's write");
+	cr_assert_lt(woke - at, PROMPT_NS, "%s took %llu us", what,
+		     (unsigned long long)((woke - at) / 1000));
 }
 
 /* ------------------------------------------- a lone completion is prompt */
@@ -166,27 +187,14 @@ static int lone_main(void *arg)
 	}
 	woke = mono_ns();
 	cr_assert_eq(r, 'h', "the lone recv returned %d", r);
-	woke -= poke_end(&k);
-	cr_assert_lt(woke, PROMPT_NS,
-		     "one completion among %d in flight took %llu us",
-		     NPENDING, (unsigned long long)(woke / 1000));
+	assert_prompt(&k, woke, "one completion among many in flight");
 	pending_finish(&p, lone);
 	return 0;
 }
 
 Test(io_batch, a_lone_completion_among_many_in_flight_wakes_its_task_soon)
 {
-	weft_config cfg;
-	unsigned i;
-
-	for (i = 0; i < NSETTINGS; i++) {
-		int b = batch_settings[i];
-
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.io_batch_us = b;
-		cr_assert_eq(t_run_cfg(lone_main, NULL, 1, &cfg), 0,
-			     "io_batch_us %d", b);
-	}
+	run_each_setting(lone_main, 1);
 }
 
 /* ----------------------- timers are on time; an idle worker stays asleep */
@@ -220,17 +228,7 @@ static int idle_main(void *arg)
 
 Test(io_batch, a_timer_fires_on_time_and_an_idle_worker_sleeps_while_many_wait)
 {
-	weft_config cfg;
-	unsigned i;
-
-	for (i = 0; i < NSETTINGS; i++) {
-		int b = batch_settings[i];
-
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.io_batch_us = b;
-		cr_assert_eq(t_run_cfg(idle_main, NULL, 1, &cfg), 0,
-			     "io_batch_us %d", b);
-	}
+	run_each_setting(idle_main, 1);
 }
 
 /* ------------------------- a wake-up from outside the runtime gets there */
@@ -254,29 +252,16 @@ static int foreign_main(void *arg)
 	}
 	woke = mono_ns();
 	cr_assert_eq(r, 0, "weft_event_wait returned %d", r);
-	woke -= poke_end(&k);
-	cr_assert_lt(woke, PROMPT_NS, "the wake-up took %llu us",
-		     (unsigned long long)(woke / 1000));
+	assert_prompt(&k, woke, "the wake-up");
 	pending_finish(&p, -1);
 	return 0;
 }
 
 Test(io_batch, a_wake_up_from_another_thread_gets_through_while_many_wait)
 {
-	weft_config cfg;
-	unsigned i;
-
-	for (i = 0; i < NSETTINGS; i++) {
-		int b = batch_settings[i];
-
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.io_batch_us = b;
-		cr_assert_eq(t_run_cfg(foreign_main, NULL, 1, &cfg), 0,
-			     "io_batch_us %d", b);
-		/* Two workers: the other one may be the one asleep. */
-		cr_assert_eq(t_run_cfg(foreign_main, NULL, 2, &cfg), 0,
-			     "io_batch_us %d, 2 workers", b);
-	}
+	run_each_setting(foreign_main, 1);
+	/* Two workers: the other one may be the one asleep. */
+	run_each_setting(foreign_main, 2);
 }
 
 /* ------------------------------------------------------------ bad input */
