@@ -287,6 +287,7 @@ bool weft__uring_park(struct worker *w, uint64_t until)
 	struct weft__io *io = w->io;
 	struct __kernel_timespec ts, *tp = NULL;
 	struct io_uring_cqe *cqe;
+	bool batch = io->batch_us && io->inflight >= BATCH_INFLIGHT;
 
 	atomic_store_explicit(&io->parked, 1, memory_order_seq_cst);
 	if (weft__io_wake_pending(w)) {
@@ -306,10 +307,13 @@ bool weft__uring_park(struct worker *w, uint64_t until)
 		ts.tv_sec = (long long)(d / 1000000000ull);
 		ts.tv_nsec = (long long)(d % 1000000000ull);
 		tp = &ts;
+		/* The kernel looks at the timeout only once the batch time
+		 * is over: a timer due sooner would fire late. */
+		if (d <= io->batch_us * 1000ull)
+			batch = false;
 	}
 	/* (A completion already in the CQ is not held back.) */
-	if (io->batch_us && io->inflight >= BATCH_INFLIGHT &&
-	    !io_uring_cq_ready(&io->ring)) {
+	if (batch && !io_uring_cq_ready(&io->ring)) {
 		if (!tp) {
 			/* An hour stands for no timeout (see above). */
 			ts.tv_sec = 3600;
