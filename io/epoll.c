@@ -202,7 +202,8 @@ bool weft__epoll_fd_is_file(int fd)
  * re-arm its edges (a fresh edge is reported if it is ready now).  A
  * descriptor closed with close(2) behind our back and reused for a new
  * socket leaves the set, and its record would otherwise wait forever for
- * an edge; then it joins the current worker's set.  One system call, on
+ * an edge; then it joins the current worker's set.  So does one whose
+ * record names the set of a runtime that has ended.  One system call, on
  * the slow path only (after EAGAIN).
  */
 static int rearm(struct weft__fdrec *rec, int fd)
@@ -215,7 +216,10 @@ static int rearm(struct weft__fdrec *rec, int fd)
 
 	if (epoll_ctl(rec->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return 0;
-	if (errno != ENOENT)
+	/* ENOENT: not in that set.  EBADF, EINVAL: the set is gone, and its
+	 * number closed or reused for another file (a runtime that ended,
+	 * whose descriptors were closed with close(2)). */
+	if (errno != ENOENT && errno != EBADF && errno != EINVAL)
 		return -errno;
 	w = weft__worker_self();
 	if (epoll_ctl(w->io->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 &&

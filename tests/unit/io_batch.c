@@ -92,8 +92,9 @@ static void pending_start(struct pending *p)
 		cr_assert_not_null(p->tasks[i], "weft_spawn");
 	}
 	for (i = 0; i < NPENDING; i++)
-		cr_assert(t_wait_parked(p->tasks[i]),
-			  "recv task %d never waited", i);
+		if (!t_wait_parked(p->tasks[i]))
+			cr_assert_fail("recv task %d never waited: it returned %d",
+				       i, weft_join(p->tasks[i]));
 }
 
 /* Answer every recv still waiting (skip: one already answered), join all. */

@@ -30,6 +30,7 @@
 #include "tests/helpers.h"
 #include "weft.h"
 #include "tests/unit/io_helpers.h"
+#include "io/fdtab.h"
 
 TestSuite(io_misc, .timeout = 120);
 
@@ -915,4 +916,87 @@ static int null_main(void *arg)
 Test(io_misc, null_pointers_and_bad_lengths_return_an_error_without_crashing)
 {
 	RUN_EACH(null_main, NULL);
+}
+
+/*
+ * A descriptor closed with close(2), not weft_close, keeps its epoll
+ * record, which names the set of the runtime it was used in.  Once that
+ * runtime has ended, the set's number may be closed or reused for another
+ * file; a new socket at the old descriptor number must still wait for
+ * data, not fail with EINVAL or EBADF from the stale set.  (On io_uring
+ * there is no record, and this is a plain recv.)
+ */
+#define STALE_FD 900
+
+static int recv_byte_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char c = 0;
+	ssize_t r = -ETIMEDOUT;
+
+	WEFT_WITH_TIMEOUT(BOUND)
+	{
+		r = weft_recv(fd, &c, 1, 0);
+	}
+	return r == 1 ? c : (int)r;
+}
+
+/* A task waits in a recv on STALE_FD; then peer sends `c`. */
+static int stale_round_main(void *arg)
+{
+	int peer = (int)(intptr_t)arg;
+	weft_task *t = weft_spawn(recv_byte_main, (void *)(intptr_t)STALE_FD);
+	char c = 'x';
+	int r;
+
+	cr_assert_not_null(t, "weft_spawn");
+	if (!t_wait_parked(t))
+		cr_assert_fail("the recv did not wait: it returned %d",
+			       weft_join(t));
+	cr_assert_eq(write(peer, &c, 1), 1, "write: errno %d", errno);
+	r = weft_join(t);
+	cr_assert_eq(r, 'x', "the recv returned %d", r);
+	return 0;
+}
+
+/* A socket pair whose first end is moved to STALE_FD. */
+static int stale_pair(void)
+{
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+		     0, "socketpair: errno %d", errno);
+	cr_assert_eq(dup2(sv[0], STALE_FD), STALE_FD, "dup2: errno %d", errno);
+	close(sv[0]);
+	return sv[1];
+}
+
+Test(io_misc, a_socket_at_a_number_last_used_in_an_ended_runtime_still_waits)
+{
+	struct weft__fdrec *rec;
+	int peer, r, z[2] = { -1, -1 };
+
+	peer = stale_pair();
+	r = t_run(stale_round_main, (void *)(intptr_t)peer, 1);
+	cr_assert_eq(r, 0, "first runtime: %d", r);
+	close(STALE_FD);
+	close(peer);
+	/* Put a socket where that runtime's epoll set was. */
+	rec = weft__fdtab_find(STALE_FD);
+	if (rec && rec->epfd >= 0) {
+		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, z), 0,
+			     "socketpair: errno %d", errno);
+		cr_assert_eq(dup2(z[0], rec->epfd), rec->epfd,
+			     "dup2: errno %d", errno);
+	}
+	peer = stale_pair();
+	r = t_run(stale_round_main, (void *)(intptr_t)peer, 1);
+	cr_assert_eq(r, 0, "second runtime: %d", r);
+	close(STALE_FD);
+	close(peer);
+	if (rec && z[0] >= 0) {
+		close(rec->epfd);
+		close(z[0]);
+		close(z[1]);
+	}
 }
