@@ -250,7 +250,8 @@ bool weft__uring_poll(struct weft__io *io)
 #define BATCH_WAKE_NR 16
 
 /* io_uring_getevents_arg with the field Linux 6.12 named min_wait_usec
- * (liburing 2.3 calls it pad and has no call that sets it). */
+ * (liburing 2.3 calls it pad and has no call that sets it: we pass it to
+ * its raw io_uring_enter2). */
 struct getevents_arg_min_wait {
 	uint64_t sigmask;
 	uint32_t sigmask_sz;
@@ -277,9 +278,10 @@ static void submit_and_wait_batched(struct weft__io *io,
 	arg.sigmask_sz = _NSIG / 8;
 	arg.min_wait_usec = io->batch_us;
 	arg.ts = (uint64_t)(uintptr_t)tp;
-	syscall(__NR_io_uring_enter, io->ring.ring_fd, tail - *sq->khead,
-		BATCH_WAKE_NR, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-		&arg, sizeof(arg));
+	/* With EXT_ARG, the "sigset" argument is the getevents arg. */
+	io_uring_enter2(io->ring.ring_fd, tail - *sq->khead, BATCH_WAKE_NR,
+			IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+			(sigset_t *)(void *)&arg, sizeof(arg));
 }
 
 bool weft__uring_park(struct worker *w, uint64_t until)
